@@ -1,0 +1,1 @@
+"""Analyzers turn the files of one layer into packages and OS facts (see base.py)."""

@@ -1,0 +1,40 @@
+"""The analyzer contract: declare which paths you need, parse their bytes, return facts.
+
+Analyzers never see a tar, a layer or the filesystem: the LayerWalker hands them the
+content of the paths they asked for, so every layer's result is independent and cacheable.
+Paths are normalised: relative to the image root, no leading '/', no '.' or '..' parts.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from hullscan.model import Distro, Package
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """What one file taught one analyzer."""
+
+    packages: tuple[Package, ...] = ()
+    distro: Distro | None = None
+    warnings: tuple[str, ...] = ()
+
+
+class Analyzer(ABC):
+    """Base of every analyzer; bump `version` whenever the output for the same input changes."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    #: Files larger than this are skipped with a warning (bounds memory on hostile images).
+    max_file_size: ClassVar[int] = 64 * 1024 * 1024
+
+    @abstractmethod
+    def wants(self, path: str) -> bool:
+        """Whether this analyzer needs the content of `path` (cheap: called on every entry)."""
+
+    @abstractmethod
+    def analyze(self, path: str, content: bytes) -> AnalysisResult:
+        """Parse one file. Raise AnalyzerError for content that cannot be understood."""

@@ -1,0 +1,1 @@
+"""Language package analyzers (Python, npm, Java, Go, ...)."""

@@ -1,0 +1,1 @@
+"""OS release files and OS package databases."""

@@ -1,0 +1,1 @@
+"""The vulnerability DB: schema, builder, reader, feeds."""

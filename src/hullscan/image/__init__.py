@@ -1,0 +1,1 @@
+"""Where images come from (archives, layouts, registries) and how their layers are walked."""

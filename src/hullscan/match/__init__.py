@@ -1,0 +1,1 @@
+"""Matching an Inventory against the vulnerability DB."""

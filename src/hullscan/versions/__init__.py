@@ -1,0 +1,1 @@
+"""Pure version comparators, one module per scheme; `comparator(scheme)` picks one."""

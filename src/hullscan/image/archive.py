@@ -1,0 +1,345 @@
+"""Images on disk: `docker save` tars and OCI image layouts (a directory or a tar of one).
+
+The tar is indexed once (headers only) and each layer is streamed straight out of it; a
+gzip-wrapped archive (`docker save | gzip`) is first inflated to a private temp file,
+because tar members cannot be reached at random inside a gzip stream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import posixpath
+import shutil
+import tarfile
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import isal.igzip
+
+from hullscan.errors import SourceError
+from hullscan.image.source import (
+    INDEX_TYPES,
+    MAX_METADATA_BYTES,
+    ImageSource,
+    Platform,
+    layers_from_config,
+    parse_json,
+    platform_of,
+    select_manifest,
+)
+from hullscan.model import ArtifactInfo, Layer
+
+GZIP_MAGIC = b"\x1f\x8b"
+#: An outer gzip that inflates past this is treated as a decompression bomb.
+MAX_INFLATED_ARCHIVE = 64 * 1024**3
+_COPY_CHUNK = 1024 * 1024
+
+
+class _Store(ABC):
+    """Named files of an archive, wherever they live."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def size(self, name: str) -> int: ...
+
+    @abstractmethod
+    def open(self, name: str) -> BinaryIO: ...
+
+    def read(self, name: str, what: str) -> bytes:
+        if not self.exists(name):
+            raise SourceError(f"{what} is missing from the archive ({name})")
+        if self.size(name) > MAX_METADATA_BYTES:
+            raise SourceError(f"{what} ({name}) is implausibly large; refusing to read it")
+        with self.open(name) as fh:
+            return fh.read()
+
+    def close(self) -> None:  # noqa: B027 - optional
+        pass
+
+
+class _DirStore(_Store):
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def _path(self, name: str) -> Path:
+        path = (self.root / name).resolve()
+        if not path.is_relative_to(self.root):
+            raise SourceError(f"archive entry {name!r} points outside the layout directory")
+        return path
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
+    def size(self, name: str) -> int:
+        return self._path(name).stat().st_size
+
+    def open(self, name: str) -> BinaryIO:
+        return self._path(name).open("rb")
+
+
+class _RangeReader(io.RawIOBase):
+    """A private handle on one member's bytes, so layers can be streamed concurrently."""
+
+    def __init__(self, path: Path, start: int, size: int) -> None:
+        self._fh = path.open("rb")
+        self._fh.seek(start)
+        self._left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: min(len(buffer), self._left)]
+        n = self._fh.readinto(view)
+        if not n:
+            raise SourceError("archive ends in the middle of a file: truncated download?")
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+        super().close()
+
+
+class _TarStore(_Store):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with tarfile.open(path, "r:") as tar:
+                members = tar.getmembers()
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise SourceError(f"{path} is not a readable tar archive: {exc}") from None
+        self.members = {_clean(m.name): m for m in members}
+        self.archive_size = path.stat().st_size
+
+    def _member(self, name: str) -> tarfile.TarInfo:
+        member = self.members.get(_clean(name))
+        for _hop in range(8):  # docker save links duplicate layers to one copy
+            if member is None or not (member.issym() or member.islnk()):
+                break
+            target = member.linkname
+            if member.issym():
+                target = posixpath.join(posixpath.dirname(member.name), target)
+            member = self.members.get(_clean(target))
+        if member is None or not member.isfile():
+            raise SourceError(f"{name} is missing from the archive or is not a regular file")
+        if member.offset_data + member.size > self.archive_size:
+            raise SourceError(f"{name} is cut short: the archive is truncated")
+        return member
+
+    def exists(self, name: str) -> bool:
+        try:
+            self._member(name)
+        except SourceError:
+            return False
+        return True
+
+    def size(self, name: str) -> int:
+        return self._member(name).size
+
+    def open(self, name: str) -> BinaryIO:
+        member = self._member(name)
+        return _RangeReader(self.path, member.offset_data, member.size)  # type: ignore[return-value]
+
+
+def _clean(name: str) -> str:
+    return posixpath.normpath(name.lstrip("/")).removeprefix("./")
+
+
+class ArchiveImage(ImageSource):
+    """A docker-save tar or an OCI layout, opened for streaming its layers."""
+
+    def __init__(
+        self, store: _Store, artifact: ArtifactInfo, blobs: dict[str, str], tmp: Path | None
+    ) -> None:
+        self._store = store
+        self._artifact = artifact
+        self._blobs = blobs  # diff_id -> member name
+        self._tmp = tmp
+
+    @property
+    def artifact(self) -> ArtifactInfo:
+        return self._artifact
+
+    def open_layer(self, layer: Layer) -> BinaryIO:
+        return self._store.open(self._blobs[layer.diff_id])
+
+    def close(self) -> None:
+        self._store.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+
+def open_archive(path: Path, platform: Platform | None = None) -> ArchiveImage:
+    """Open a docker-save tar, an OCI layout dir or tar, gzip-wrapped or not."""
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or directory")
+    tmp: Path | None = None
+    store: _Store
+    if path.is_dir():
+        store = _DirStore(path)
+    else:
+        with path.open("rb") as fh:
+            magic = fh.read(2)
+        if magic == GZIP_MAGIC:
+            tmp = Path(tempfile.mkdtemp(prefix="hullscan-archive-"))
+            path_to_open = _inflate(path, tmp / "image.tar")
+        else:
+            path_to_open = path
+        try:
+            store = _TarStore(path_to_open)
+        except SourceError:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    try:
+        artifact, blobs = _describe(store, path, platform)
+    except BaseException:
+        store.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ArchiveImage(store, artifact, blobs, tmp)
+
+
+def _inflate(src: Path, dest: Path) -> Path:
+    total = 0
+    try:
+        with isal.igzip.open(src, "rb") as gz, dest.open("wb") as out:
+            while chunk := gz.read(_COPY_CHUNK):
+                total += len(chunk)
+                if total > MAX_INFLATED_ARCHIVE:
+                    raise SourceError(f"{src} inflates to more than {MAX_INFLATED_ARCHIVE} bytes")
+                out.write(chunk)
+    except (OSError, EOFError) as exc:
+        raise SourceError(f"{src} is a truncated or corrupt gzip file: {exc}") from None
+    return dest
+
+
+def _describe(
+    store: _Store, path: Path, platform: Platform | None
+) -> tuple[ArtifactInfo, dict[str, str]]:
+    if store.exists("manifest.json"):
+        return _describe_docker_save(store, path)
+    if store.exists("index.json") and store.exists("oci-layout"):
+        return _describe_oci_layout(store, path, platform)
+    raise SourceError(
+        f"{path} is neither a `docker save` archive (no manifest.json) "
+        "nor an OCI image layout (no index.json and oci-layout)"
+    )
+
+
+def _describe_docker_save(store: _Store, path: Path) -> tuple[ArtifactInfo, dict[str, str]]:
+    manifest = parse_json(store.read("manifest.json", "manifest.json"), f"{path}: manifest.json")
+    if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
+        raise SourceError(f"{path}: manifest.json does not describe any image")
+    entry = manifest[0]
+    config_name = entry.get("Config")
+    layer_names = entry.get("Layers")
+    if not isinstance(config_name, str) or not isinstance(layer_names, list):
+        raise SourceError(f"{path}: manifest.json entry lacks Config or Layers")
+    config_bytes = store.read(config_name, "the image config")
+    config = parse_json(config_bytes, f"{path}: image config {config_name}")
+    if not isinstance(config, dict):
+        raise SourceError(f"{path}: image config is not a JSON object")
+    for name in layer_names:
+        if not isinstance(name, str) or not store.exists(name):
+            raise SourceError(f"{path}: layer {name!r} listed in manifest.json is missing")
+    digests = [_blob_digest(name) for name in layer_names]
+    sizes = [store.size(name) for name in layer_names]
+    media = [""] * len(layer_names)
+    layers = layers_from_config(config, digests, media, sizes, str(path))
+    tags = entry.get("RepoTags") or []
+    artifact = ArtifactInfo(
+        reference=str(path),
+        kind="docker-archive",
+        image_id="sha256:" + hashlib.sha256(config_bytes).hexdigest(),
+        repo_tags=tuple(str(t) for t in tags),
+        platform=platform_of(config),
+        created=str(config.get("created", "")),
+        layers=layers,
+    )
+    return artifact, {layer.diff_id: name for layer, name in zip(layers, layer_names, strict=True)}
+
+
+def _blob_digest(name: str) -> str:
+    parts = _clean(name).split("/")
+    if len(parts) == 3 and parts[0] == "blobs":
+        return f"{parts[1]}:{parts[2]}"
+    return ""
+
+
+def _blob_name(digest: str) -> str:
+    algorithm, _, encoded = digest.partition(":")
+    if not algorithm or not encoded or "/" in encoded or ".." in encoded:
+        raise SourceError(f"invalid blob digest {digest!r}")
+    return f"blobs/{algorithm}/{encoded}"
+
+
+def _read_blob(store: _Store, descriptor: dict[str, Any], what: str) -> bytes:
+    digest = descriptor.get("digest")
+    if not isinstance(digest, str):
+        raise SourceError(f"{what}: descriptor without a digest")
+    data = store.read(_blob_name(digest), what)
+    algorithm, _, expected = digest.partition(":")
+    if algorithm == "sha256" and hashlib.sha256(data).hexdigest() != expected:
+        raise SourceError(f"{what} {digest} is corrupt: its content does not match its digest")
+    return data
+
+
+def _describe_oci_layout(
+    store: _Store, path: Path, platform: Platform | None
+) -> tuple[ArtifactInfo, dict[str, str]]:
+    index = parse_json(store.read("index.json", "index.json"), f"{path}: index.json")
+    descriptor: dict[str, Any] = {"mediaType": "", "manifests": []}
+    manifest: Any = index
+    for _depth in range(4):  # index -> (nested index ->) manifest
+        if not isinstance(manifest, dict):
+            raise SourceError(f"{path}: malformed OCI index or manifest")
+        if "manifests" not in manifest:
+            break
+        descriptor = select_manifest(manifest.get("manifests") or [], platform, str(path))
+        data = _read_blob(store, descriptor, f"{path}: manifest")
+        manifest = parse_json(data, f"{path}: manifest {descriptor.get('digest')}")
+        if descriptor.get("mediaType") not in INDEX_TYPES and "manifests" not in manifest:
+            break
+    if not isinstance(manifest, dict) or "layers" not in manifest:
+        raise SourceError(f"{path}: no image manifest found in the OCI layout")
+    config_desc = manifest.get("config")
+    if not isinstance(config_desc, dict):
+        raise SourceError(f"{path}: image manifest has no config")
+    config_bytes = _read_blob(store, config_desc, f"{path}: image config")
+    config = parse_json(config_bytes, f"{path}: image config")
+    layer_descs = [d for d in manifest["layers"] if isinstance(d, dict)]
+    digests = [str(d.get("digest", "")) for d in layer_descs]
+    names = [_blob_name(d) for d in digests]
+    for name in names:
+        if not store.exists(name):
+            raise SourceError(f"{path}: layer blob {name} listed in the manifest is missing")
+    layers = layers_from_config(
+        config,
+        digests,
+        [str(d.get("mediaType", "")) for d in layer_descs],
+        [store.size(n) for n in names],
+        str(path),
+    )
+    ref_name = (descriptor.get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
+    artifact = ArtifactInfo(
+        reference=str(path),
+        kind="oci-layout",
+        image_id=str(config_desc.get("digest", "")),
+        manifest_digest=str(descriptor.get("digest", "")),
+        repo_tags=(ref_name,) if ref_name else (),
+        platform=platform_of(config),
+        created=str(config.get("created", "")),
+        layers=layers,
+    )
+    return artifact, {layer.diff_id: name for layer, name in zip(layers, names, strict=True)}

@@ -1,0 +1,29 @@
+"""Inventory + DB -> findings, with the facts about each vulnerability attached."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hullscan.db.reader import VulnDB
+from hullscan.match.os import OsMatcher
+from hullscan.model import Finding, Inventory
+
+
+def match_inventory(inventory: Inventory, db: VulnDB) -> tuple[list[Finding], list[str]]:
+    """Every finding for the inventory (one per vulnerability and package), and warnings."""
+    findings, warnings = OsMatcher(db).match(inventory.distro, inventory.packages)
+    unique: dict[tuple[str, str, str, str], Finding] = {}
+    for finding in findings:
+        pkg = finding.package
+        unique.setdefault((finding.vuln_id, pkg.name, pkg.version, pkg.arch), finding)
+    facts = db.vulnerabilities({f.vuln_id for f in unique.values()})
+    enriched = []
+    for finding in unique.values():
+        vuln = facts.get(finding.vuln_id)
+        if vuln is not None:
+            finding = replace(
+                finding, description=vuln.description, aliases=vuln.aliases, urls=vuln.urls
+            )
+        enriched.append(finding)
+    enriched.sort(key=lambda f: (-f.severity, f.vuln_id, f.package.name, f.package.version))
+    return enriched, warnings

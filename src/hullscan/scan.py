@@ -1,0 +1,69 @@
+"""The library facade: index an image into an Inventory, match an Inventory into a ScanReport.
+
+The two halves never call each other; the CLI, the server and SBOM scanning compose them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from hullscan.analyze.base import Analyzer
+from hullscan.analyze.registry import default_analyzers
+from hullscan.db.reader import VulnDB
+from hullscan.image.source import ImageSource
+from hullscan.image.walker import LayerResult, walk_layer
+from hullscan.inventory import Applier
+from hullscan.match.matcher import match_inventory
+from hullscan.model import Inventory, Layer, ScanReport
+
+#: Decompression and hashing release the GIL, so a few layers in flight use the cores.
+DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+LayerProgress = Callable[[Layer, int], None]
+
+
+def index(
+    source: ImageSource,
+    analyzers: Sequence[Analyzer] | None = None,
+    *,
+    workers: int = DEFAULT_WORKERS,
+    progress: LayerProgress | None = None,
+) -> Inventory:
+    """Walk every layer (concurrently) and stack the results in layer order."""
+    chosen = tuple(analyzers) if analyzers is not None else default_analyzers()
+    layers = source.artifact.layers
+
+    def walk(layer: Layer) -> LayerResult:
+        report = None if progress is None else (lambda n: progress(layer, n))
+        with source.open_layer(layer) as blob:
+            return walk_layer(blob, layer, chosen, progress=report)
+
+    applier = Applier()
+    if workers <= 1 or len(layers) <= 1:
+        for layer in layers:
+            applier.apply(layer.index, walk(layer))
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:
+            futures: list[Future[LayerResult]] = [pool.submit(walk, layer) for layer in layers]
+            try:
+                for layer, future in zip(layers, futures, strict=True):
+                    applier.apply(layer.index, future.result())
+            finally:
+                for future in futures:
+                    future.cancel()
+    return applier.inventory(source.artifact)
+
+
+def match(inventory: Inventory, db: VulnDB) -> ScanReport:
+    """Findings for an inventory; warnings from indexing and matching are carried along."""
+    findings, warnings = match_inventory(inventory, db)
+    return ScanReport(
+        inventory=inventory,
+        findings=tuple(findings),
+        db=db.info(),
+        warnings=tuple(inventory.warnings) + tuple(warnings),
+        meta={"scanned_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+    )

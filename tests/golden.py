@@ -14,4 +14,6 @@ def check_golden(path: Path, actual: str, update: bool) -> None:
             raise AssertionError(f"golden file {path} did not exist; written, re-run to compare")
         return
     expected = path.read_text(encoding="utf-8")
-    assert actual == expected, f"output differs from {path}; re-run with --update-golden if intended"
+    assert actual == expected, (
+        f"output differs from {path}; re-run with --update-golden if intended"
+    )

@@ -32,17 +32,37 @@ def load_sample_builder():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("relpath", "kind", "layers", "platform"),
     [
-        ("aquasecurity__trivy/pkg/fanal/test/testdata/alpine-310.tar.gz", "docker-archive", 1, "linux/amd64"),
+        (
+            "aquasecurity__trivy/pkg/fanal/test/testdata/alpine-310.tar.gz",
+            "docker-archive",
+            1,
+            "linux/amd64",
+        ),
         ("aquasecurity__trivy/pkg/fanal/test/testdata/test.oci", "oci-layout", 1, "linux/amd64"),
-        ("google__go-containerregistry/pkg/v1/tarball/testdata/hello-world-v25.tar", "docker-archive", 1, "linux/arm64/v8"),
-        ("google__go-containerregistry/pkg/v1/mutate/testdata/whiteout_image.tar", "docker-archive", 3, "linux/amd64"),
+        (
+            "google__go-containerregistry/pkg/v1/tarball/testdata/hello-world-v25.tar",
+            "docker-archive",
+            1,
+            "linux/arm64/v8",
+        ),
+        (
+            "google__go-containerregistry/pkg/v1/mutate/testdata/whiteout_image.tar",
+            "docker-archive",
+            3,
+            "linux/amd64",
+        ),
         ("wagoodman__dive/.data/test-docker-image.tar", "docker-archive", 14, "linux/amd64"),
         ("wagoodman__dive/.data/test-kaniko-image.tar", "docker-archive", 14, "linux/amd64"),
         ("wagoodman__dive/.data/test-oci-gzip-image.tar", "oci-layout", 1, "linux/arm64"),
         ("wagoodman__dive/.data/test-oci-zstd-image.tar", "oci-layout", 1, "linux/arm64"),
         ("wagoodman__dive/.data/test-oci-estargz-image.tar", "oci-layout", 1, "linux/arm64"),
         ("wagoodman__dive/.data/test-oci-uncompressed-image.tar", "oci-layout", 1, "linux/arm64"),
-        ("anchore__stereoscope/pkg/image/oci/testdata/valid-oci.tar", "oci-layout", 1, "linux/amd64"),
+        (
+            "anchore__stereoscope/pkg/image/oci/testdata/valid-oci.tar",
+            "oci-layout",
+            1,
+            "linux/amd64",
+        ),
     ],
 )
 def test_real_archives_open_and_every_layer_verifies(
@@ -73,7 +93,7 @@ def test_docker_save_keeps_tags_history_and_image_id(shared_data: Path) -> None:
 def test_gzip_wrapped_archive_leaves_no_temp_files(shared_data: Path, tmp_path: Path) -> None:
     path = shared_data / IMAGES / "aquasecurity__trivy/pkg/fanal/test/testdata/alpine-310.tar.gz"
     image = open_archive(path)
-    tmp = image._tmp  # noqa: SLF001 - observing cleanup
+    tmp = image._tmp
     assert tmp is not None and tmp.exists()
     image.close()
     assert not tmp.exists()
@@ -146,11 +166,10 @@ def test_truncated_archive_is_a_clear_error(tmp_path: Path) -> None:
     assert len(cuts) >= 5
     for size in cuts:  # in the middle of each blob, index and layout file
         cut.write_bytes(data[:size])
-        with pytest.raises(SourceError):
-            with open_archive(cut) as image:
-                for layer in image.artifact.layers:
-                    with image.open_layer(layer) as blob:
-                        walk_layer(blob, layer, [])
+        with pytest.raises(SourceError), open_archive(cut) as image:
+            for layer in image.artifact.layers:
+                with image.open_layer(layer) as blob:
+                    walk_layer(blob, layer, [])
 
 
 def test_corrupted_layer_blob_fails_digest_check(tmp_path: Path) -> None:
@@ -167,9 +186,12 @@ def test_corrupted_layer_blob_fails_digest_check(tmp_path: Path) -> None:
     index = data.index(b"musl")  # inside the apk database: the tar stays well-formed
     data[index] = ord("M")
     blob.write_bytes(bytes(data))
-    with open_archive(layout) as image, image.open_layer(layer) as fh:
-        with pytest.raises(SourceError, match="does not match its diff_id"):
-            walk_layer(fh, layer, [])
+    with (
+        open_archive(layout) as image,
+        image.open_layer(layer) as fh,
+        pytest.raises(SourceError, match="does not match its diff_id"),
+    ):
+        walk_layer(fh, layer, [])
 
 
 def test_oci_layout_directory_equals_its_tar(tmp_path: Path) -> None:

@@ -19,7 +19,9 @@ CLAIR = "images/quay__claircore/whiteout/testdata"
 
 def walk(data: bytes, *wanted: str, blob: bytes | None = None, **kw: int):  # type: ignore[no-untyped-def]
     layer = Layer(index=0, diff_id=diff_id(data))
-    return walk_layer(io.BytesIO(blob if blob is not None else data), layer, [ProbeAnalyzer(*wanted, **kw)])
+    return walk_layer(
+        io.BytesIO(blob if blob is not None else data), layer, [ProbeAnalyzer(*wanted, **kw)]
+    )
 
 
 def test_claircore_whiteout_layer(shared_data: Path) -> None:

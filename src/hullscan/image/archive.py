@@ -213,7 +213,7 @@ def open_archive(path: Path, platform: Platform | None = None) -> ArchiveImage:
 def _inflate(src: Path, dest: Path) -> Path:
     total = 0
     try:
-        with isal.igzip.open(src, "rb") as gz, dest.open("wb") as out:
+        with isal.igzip.open(src, "rb") as gz, dest.open("wb") as out:  # type: ignore[no-untyped-call]
             while chunk := gz.read(_COPY_CHUNK):
                 total += len(chunk)
                 if total > MAX_INFLATED_ARCHIVE:

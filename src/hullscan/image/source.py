@@ -106,7 +106,8 @@ def layers_from_config(
         raise SourceError(
             f"{what}: manifest lists {len(digests)} layers but the config has {len(diff_ids)}"
         )
-    history = config.get("history") if isinstance(config.get("history"), list) else []
+    raw_history = config.get("history")
+    history = raw_history if isinstance(raw_history, list) else []
     created_by = [
         str(h.get("created_by", ""))
         for h in history
@@ -127,9 +128,7 @@ def layers_from_config(
     )
 
 
-def select_manifest(
-    descriptors: list[Any], platform: Platform | None, what: str
-) -> dict[str, Any]:
+def select_manifest(descriptors: list[Any], platform: Platform | None, what: str) -> dict[str, Any]:
     """Choose one manifest descriptor of an index: the requested platform, else linux/amd64."""
     candidates = [
         d

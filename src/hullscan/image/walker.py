@@ -15,7 +15,7 @@ import posixpath
 import tarfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import isal.igzip
 import zstandard
@@ -111,14 +111,14 @@ class _HashingReader(io.RawIOBase):
 
 def decompressed(blob: BinaryIO) -> BinaryIO:
     """The tar stream inside a blob, whichever of tar, gzip or zstd it is (by magic bytes)."""
-    buffered = io.BufferedReader(blob, buffer_size=_READ_CHUNK)  # type: ignore[arg-type]
+    buffered: Any = io.BufferedReader(blob, buffer_size=_READ_CHUNK)
     magic = buffered.peek(4)[:4]
     if magic.startswith(GZIP_MAGIC):
-        return isal.igzip.IGzipFile(fileobj=buffered, mode="rb")  # type: ignore[no-any-return]
+        return cast(BinaryIO, isal.igzip.IGzipFile(fileobj=buffered, mode="rb"))  # type: ignore[no-untyped-call]
     if magic == ZSTD_MAGIC:
         dctx = zstandard.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW)
-        return dctx.stream_reader(buffered, read_across_frames=True)  # type: ignore[no-any-return]
-    return buffered
+        return cast(BinaryIO, dctx.stream_reader(buffered, read_across_frames=True))
+    return cast(BinaryIO, buffered)
 
 
 def walk_layer(
@@ -134,9 +134,7 @@ def walk_layer(
     reader = _HashingReader(decompressed(blob), max_layer_bytes, progress)
     walker = _Walk(analyzers, where)
     try:
-        with tarfile.open(
-            fileobj=io.BufferedReader(reader, _READ_CHUNK), mode="r|"
-        ) as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=io.BufferedReader(reader, _READ_CHUNK), mode="r|") as tar:
             for member in tar:
                 walker.entry(tar, member)
         reader.drain()

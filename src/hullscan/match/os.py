@@ -38,7 +38,9 @@ class OsMatcher:
         if not os_packages:
             return [], []
         if distro is None:
-            return [], ["OS packages found but the OS could not be detected; OS packages not matched"]
+            return [], [
+                "OS packages found but the OS could not be detected; OS packages not matched"
+            ]
         namespace = namespace_of(distro)
         scheme = SCHEMES.get(distro.id)
         if namespace is None or scheme is None:
@@ -50,7 +52,9 @@ class OsMatcher:
             by_source[pkg.source_name or pkg.name].append(pkg)
         advisories = self.db.advisories(namespace, list(by_source))
         if not advisories and namespace not in self.db.counts():
-            return [], [f"the vulnerability DB has no advisories for {namespace}; is the feed built?"]
+            return [], [
+                f"the vulnerability DB has no advisories for {namespace}; is the feed built?"
+            ]
         findings: list[Finding] = []
         warnings: list[str] = []
         for source, pkgs in by_source.items():

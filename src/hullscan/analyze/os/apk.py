@@ -1,0 +1,104 @@
+"""Alpine (and Wolfi) packages from apk's database, lib/apk/db/installed.
+
+The file is a list of package blocks separated by blank lines, one `K:value` per line:
+P name, V version, A arch, o origin (the aports source package, which secdb advisories
+name). A block without o: gets its own name as origin (with a warning, since advisories
+may then be missed); a block without A: has an empty arch.
+
+Robustness: lines that are not `K:value` are ignored; a block without P or V is skipped;
+both are summed up in warnings. A P: line inside a block that already has one starts a
+new block (a missing blank line must not merge two packages). Only a non-empty file
+without any package raises AnalyzerError. Syft fails the whole file on a stray line
+(its "corrupt" fixture); we keep the packages around it, since a scanner that reports
+nothing hides every vulnerability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from hullscan.analyze.base import AnalysisResult, Analyzer
+from hullscan.errors import AnalyzerError
+from hullscan.model import Package, PackageType
+
+INSTALLED_DB = "lib/apk/db/installed"
+_MAX_NAMED = 5
+
+
+def parse_apk_installed(text: str, path: str) -> tuple[list[Package], list[str]]:
+    """Packages of one apk installed database and its warnings (see module docs)."""
+    packages: list[Package] = []
+    skipped: list[str] = []
+    no_origin: list[str] = []
+    stray = 0
+    block: dict[str, str] = {}
+
+    def flush() -> None:
+        if not block:
+            return
+        name, version = block.get("P", ""), block.get("V", "")
+        if not name or not version or any(c.isspace() for c in name + version):
+            skipped.append(f"{name or '?'} ({'no version' if name else 'no name'})")
+        else:
+            if not block.get("o"):
+                no_origin.append(name)
+            packages.append(
+                Package(
+                    name=name,
+                    version=version,
+                    type=PackageType.APK,
+                    arch=block.get("A", ""),
+                    source_name=block.get("o", "") or name,
+                    source_version=version,
+                    paths=(path,),
+                )
+            )
+        block.clear()
+
+    for raw in text.split("\n"):
+        line = raw.rstrip("\r")
+        if len(line) < 2 or line[1] != ":":
+            if line.strip():
+                stray += 1
+            else:
+                flush()
+            continue
+        key = line[0]
+        if key in "PVAo":
+            if key == "P" and "P" in block:
+                flush()
+            block.setdefault(key, line[2:].strip())
+    flush()
+    if not packages and text.strip():
+        reason = f" ({skipped[0]})" if skipped else ""
+        raise AnalyzerError(f"not an apk database: no package found{reason}")
+    warnings: list[str] = []
+    if skipped:
+        warnings.append(f"skipped {len(skipped)} incomplete package block(s): {_some(skipped)}")
+    if stray:
+        warnings.append(f"ignored {stray} line(s) that are not 'K:value'")
+    if no_origin:
+        warnings.append(f"no origin (o:) for {_some(no_origin)}; used the package name as source")
+    return packages, warnings
+
+
+def _some(names: list[str]) -> str:
+    more = len(names) - _MAX_NAMED
+    return ", ".join(names[:_MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
+@dataclass(frozen=True)
+class ApkAnalyzer(Analyzer):
+    """apk installed database (Alpine, Wolfi, Chainguard)."""
+
+    name: ClassVar[str] = "apk"
+    version: ClassVar[int] = 1
+
+    def wants(self, path: str) -> bool:
+        return path == INSTALLED_DB
+
+    def analyze(self, path: str, content: bytes) -> AnalysisResult:
+        text = content.decode("utf-8", errors="replace")
+        packages, warnings = parse_apk_installed(text, path)
+        return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings))

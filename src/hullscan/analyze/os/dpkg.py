@@ -1,0 +1,256 @@
+"""Debian packages from dpkg's database: var/lib/dpkg/status and distroless status.d/*.
+
+Which packages count as installed follows dpkg itself: the Status field is
+"<want> <flag> <state>" and a package is on disk unless its state is `not-installed` or
+`config-files` (what `dpkg-query -W` treats as absent). So `half-installed`, `unpacked`,
+`half-configured` and `triggers-*` packages are reported: their files, and whatever
+vulnerable code is in them, are in the image. The *want* part (install, hold, deinstall,
+purge) is a wish, not a fact, and is ignored. Trivy instead drops every package whose want
+is deinstall/purge, even when still installed, and keeps `install ok config-files`
+entries; for its fixtures (installed or `deinstall ok config-files`) both rules agree.
+A stanza without Status counts as installed: distroless images write status.d files
+without one, and Trivy and Syft do the same.
+
+Robustness: a stanza without Package or Version, or with a version dpkg's strict parser
+rejects (an empty part, an epoch that is not a number, characters outside
+[A-Za-z0-9.+~:-]; as Trivy does), or a second record for the same name and arch, is
+skipped and named in one warning per file; stray lines are ignored with a warning. Only
+a non-empty file with no package record at all raises AnalyzerError (it is not a dpkg
+database). An empty file is an empty database.
+
+Source package: `Source: name (version)` gives both; a bare `Source: name` means the
+source version equals the binary version (epoch included); no Source means the source
+package has the binary's name and version (dpkg-query's ${source:Package}/${source:Version}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from hullscan.analyze.base import AnalysisResult, Analyzer
+from hullscan.errors import AnalyzerError
+from hullscan.model import Package, PackageType
+
+STATUS_FILE = "var/lib/dpkg/status"
+STATUS_DIR = "var/lib/dpkg/status.d/"
+
+#: Files next to the per-package records in status.d that are not records themselves.
+_CONTROL_SUFFIXES = (
+    ".md5sums",
+    ".conffiles",
+    ".list",
+    ".preinst",
+    ".postinst",
+    ".prerm",
+    ".postrm",
+    ".triggers",
+    ".shlibs",
+    ".symbols",
+    ".templates",
+    ".config",
+)
+_ABSENT_STATES = frozenset({"not-installed", "config-files"})
+_KNOWN_STATES = _ABSENT_STATES | frozenset(
+    {
+        "half-installed",
+        "unpacked",
+        "half-configured",
+        "triggers-awaited",
+        "triggers-pending",
+        "installed",
+    }
+)
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_UPSTREAM_CHARS = _ALNUM | frozenset(".+~-:")
+_REVISION_CHARS = _ALNUM | frozenset(".+~")
+_MAX_NAMED = 5
+
+
+@dataclass
+class Stanza:
+    """One paragraph of a control file: first value of each field (lower-cased names).
+
+    Mutable on purpose: it is the parser's accumulator and never leaves this module's API
+    as a result (packages are the frozen output).
+    """
+
+    fields: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def iter_stanzas(text: str) -> Iterator[Stanza]:
+    """Split deb822 text into paragraphs; tolerant of CRLF, comments and stray lines.
+
+    Only the first line of each field is kept: the fields a scanner needs are single-line,
+    and skipping continuation lines keeps multi-megabyte status files cheap to read.
+    """
+    current = Stanza()
+    last_field = ""
+    for raw in text.split("\n"):
+        line = raw.rstrip("\r")
+        if not line.strip():
+            if current.fields or current.problems:
+                yield current
+            current, last_field = Stanza(), ""
+            continue
+        first = line[0]
+        if first in " \t":
+            if not last_field:
+                current.problems.append(f"continuation line without a field: {line.strip()[:40]!r}")
+            continue
+        if first == "#":
+            continue
+        name, sep, value = line.partition(":")
+        name = name.strip().lower()
+        if not sep or not name:
+            current.problems.append(f"not a 'Field: value' line: {line[:40]!r}")
+            last_field = ""
+            continue
+        if name in current.fields:
+            current.problems.append(f"duplicate {name.title()} field; kept the first")
+        else:
+            current.fields[name] = value.strip()
+        last_field = name
+    if current.fields or current.problems:
+        yield current
+
+
+def dpkg_version_problem(version: str) -> str:
+    """Why dpkg would refuse this version string, or "" if it is well-formed."""
+    if not version:
+        return "empty version"
+    rest = version
+    if ":" in rest:
+        epoch, rest = rest.split(":", 1)
+        if not (epoch.isascii() and epoch.isdigit()):
+            return f"epoch {epoch!r} is not a number"
+    upstream = rest
+    if "-" in rest:
+        upstream, revision = rest.rsplit("-", 1)
+        if not revision:
+            return "empty revision"
+        if not set(revision) <= _REVISION_CHARS:
+            return "invalid character in revision"
+    if not upstream:
+        return "empty upstream version"
+    if not set(upstream) <= _UPSTREAM_CHARS:
+        return "invalid character in version"
+    return ""
+
+
+def parse_source(source: str, version: str) -> tuple[str, str]:
+    """`Source: name (version)` -> (name, version); bare or missing parts default."""
+    name, _, rest = source.strip().partition(" ")
+    rest = rest.strip()
+    source_version = ""
+    if rest.startswith("(") and rest.endswith(")"):
+        source_version = rest[1:-1].strip()
+    return name, source_version or version
+
+
+def is_installed(status: str | None) -> bool:
+    """dpkg's notion: present unless the state (third word) says the files are gone."""
+    if status is None:
+        return True
+    return _state(status) not in _ABSENT_STATES
+
+
+def parse_dpkg_status(text: str, path: str) -> tuple[list[Package], list[str]]:
+    """Installed packages of one dpkg status file and its warnings (see module docs).
+
+    Raises AnalyzerError when the text has content but not a single package record.
+    """
+    packages: list[Package] = []
+    skipped: list[str] = []
+    unknown_state: list[str] = []
+    stray: list[str] = []
+    records = 0
+    seen: set[tuple[str, str]] = set()
+    for stanza in iter_stanzas(text):
+        stray += stanza.problems
+        fields = stanza.fields
+        if not fields:
+            continue
+        name, version = fields.get("package", ""), fields.get("version", "")
+        problem = _record_problem(name, version)
+        if problem:
+            skipped.append(f"{name} ({problem})" if name else "a record without Package name")
+            continue
+        records += 1
+        status = fields.get("status")
+        if status is not None and _state(status) not in _KNOWN_STATES:
+            unknown_state.append(name)
+        if not is_installed(status):
+            continue
+        arch = fields.get("architecture", "")
+        if (name, arch) in seen:
+            skipped.append(f"{name} (listed twice)")
+            continue
+        seen.add((name, arch))
+        source_name, source_version = parse_source(fields.get("source", "") or name, version)
+        packages.append(
+            Package(
+                name=name,
+                version=version,
+                type=PackageType.DEB,
+                arch=arch,
+                source_name=source_name,
+                source_version=source_version,
+                paths=(path,),
+            )
+        )
+    if not records and text.strip():
+        reason = f" ({skipped[0]})" if skipped else ""
+        raise AnalyzerError(f"not a dpkg database: no package record found{reason}")
+    warnings: list[str] = []
+    if skipped:
+        warnings.append(f"skipped {len(skipped)} unreadable package record(s): {_some(skipped)}")
+    if stray:
+        warnings.append(f"ignored {len(stray)} malformed line(s), first: {stray[0]}")
+    if unknown_state:
+        warnings.append(f"unknown dpkg state for {_some(unknown_state)}; counted as installed")
+    return packages, warnings
+
+
+def _record_problem(name: str, version: str) -> str:
+    if not name:
+        return "no Package name"
+    if any(c.isspace() for c in name):
+        return "invalid Package name"
+    if not version:
+        return "no Version"
+    problem = dpkg_version_problem(version)
+    return f"{problem}: {version!r}" if problem else ""
+
+
+def _state(status: str) -> str:
+    words = status.split()
+    return words[-1] if words else ""
+
+
+def _some(names: list[str]) -> str:
+    more = len(names) - _MAX_NAMED
+    return ", ".join(names[:_MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
+@dataclass(frozen=True)
+class DpkgAnalyzer(Analyzer):
+    """dpkg status database (Debian, Ubuntu) and distroless per-package status.d files."""
+
+    name: ClassVar[str] = "dpkg"
+    version: ClassVar[int] = 1
+
+    def wants(self, path: str) -> bool:
+        if path == STATUS_FILE:
+            return True
+        if not path.startswith(STATUS_DIR):
+            return False
+        base = path[len(STATUS_DIR) :]
+        return bool(base) and "/" not in base and not base.endswith(_CONTROL_SUFFIXES)
+
+    def analyze(self, path: str, content: bytes) -> AnalysisResult:
+        text = content.decode("utf-8", errors="replace")
+        packages, warnings = parse_dpkg_status(text, path)
+        return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings))

@@ -1,0 +1,165 @@
+"""Alpine secdb (secdb.alpinelinux.org/<branch>/<repo>.json, or the old YAML edition).
+
+Each file covers one branch and repository: ``distroversion`` (v3.10, edge) gives the
+namespace, ``packages[].pkg.secfixes`` maps a fixed version to the ids it fixed. secdb only
+lists fixes, so every advisory is FIXED; see docs/db.md for the handling of "0", repeated
+ids and free text next to the ids.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hullscan.db.feeds.base import Feed, Record, json_kind
+from hullscan.distros import alpine_branch
+from hullscan.model import Advisory, AffectedRange, FixStatus, Vulnerability
+
+SECDB_URL = "https://secdb.alpinelinux.org"
+# Branches published on secdb.alpinelinux.org. Extend on each Alpine release; a branch that
+# does not exist yet makes `db build` fail (HTTP 404) rather than silently drop coverage.
+BRANCHES: tuple[str, ...] = (
+    *(f"v3.{minor}" for minor in range(2, 23)),
+    "edge",
+)
+REPOSITORIES = ("main", "community")
+ALPINE_LINK = "https://security.alpinelinux.org/vuln/{}"
+
+# secdb entries are free text: "CVE-2019-1234 XSA-123", "CVE_2019-2426", "CVE 2018-16859",
+# "CVE-2018-16301 (was fixed in libpcap)", "CVE-2017-17434-1". Every CVE id written in
+# there counts; placeholders like "CVE-????-?????" and non-CVE ids (XSA-, TALOS-) do not.
+_CVE = re.compile(r"(?<![A-Za-z0-9])CVE[-_ ]?(\d{4})-(\d{4,})(?!\d)", re.IGNORECASE)
+
+_YAML_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+
+def cve_ids(text: str) -> list[str]:
+    """The CVE ids mentioned in one secfixes entry, normalised to CVE-YYYY-NNNN."""
+    return [f"CVE-{year}-{number}" for year, number in _CVE.findall(text)]
+
+
+_APK_VERSION = re.compile(
+    r"(\d+(?:\.\d+)*)([a-z]?)((?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*)(?:-r(\d+))?"
+)
+_SUFFIX_RANK = {
+    "alpha": -4,
+    "beta": -3,
+    "pre": -2,
+    "rc": -1,
+    "cvs": 1,
+    "svn": 2,
+    "git": 3,
+    "hg": 4,
+    "p": 5,
+}
+
+
+def apk_version_key(version: str) -> tuple[Any, ...]:
+    """Sort key following apk's ordering, used only to pick the latest of repeated fixes.
+
+    Deliberately small (no fractional-digit or pre-release edge cases): matching compares
+    versions with hullscan.versions; this only has to order fixed versions of one package.
+    Unparseable strings sort before every parseable one.
+    """
+    match = _APK_VERSION.fullmatch(version.strip())
+    if match is None:
+        return (0, version)
+    digits, letter, suffixes, revision = match.groups()
+    parts = []
+    for suffix in suffixes.split("_")[1:]:
+        word = suffix.rstrip("0123456789")
+        parts.append((_SUFFIX_RANK[word], int(suffix[len(word) :] or 0)))
+    parts.append((0, 0))  # the end of suffixes sorts above pre-releases, below _p
+    numbers = tuple(int(n) for n in digits.split("."))
+    return (1, numbers, letter, tuple(parts), int(revision or 0))
+
+
+class AlpineSecdbFeed(Feed):
+    """Alpine's security database: fixed versions per branch and repository."""
+
+    name = "alpine"
+    description = "Alpine secdb"
+    file_patterns = ("*.json", "*.yaml", "*.yml")
+
+    def default_locations(self) -> list[str]:
+        return [
+            f"{SECDB_URL}/{branch}/{repo}.json"
+            for branch in BRANCHES
+            for repo in REPOSITORIES
+            # community has been published from v3.3 on
+            if not (branch == "v3.2" and repo == "community")
+        ]
+
+    def parse(self, files: Sequence[Path]) -> Iterator[Record]:
+        # The same id can be listed under several fixed versions of one package (a fix and
+        # its regression fix, or backports on older branches); the union of "< each" is
+        # "< the latest", so one row with the latest fix says the same thing exactly.
+        fixes: dict[tuple[str, str, str], str] = {}
+        for path in files:
+            for namespace, package, fixed, vuln_id in self._entries(path):
+                key = (namespace, package, vuln_id)
+                known = fixes.get(key)
+                if known is None or apk_version_key(fixed) > apk_version_key(known):
+                    fixes[key] = fixed
+        for (namespace, package, vuln_id), fixed in sorted(fixes.items()):
+            yield Advisory(
+                namespace=namespace,
+                package=package,
+                vuln_id=vuln_id,
+                ranges=(AffectedRange(fixed=fixed),),
+                status=FixStatus.FIXED,
+                fixed_version=fixed,
+                source=self.name,
+            )
+        for vuln_id in sorted({vuln_id for _, _, vuln_id in fixes}):
+            yield Vulnerability(id=vuln_id, urls=(ALPINE_LINK.format(vuln_id),))
+
+    def _load(self, path: Path) -> Any:
+        if path.suffix.lower() not in (".yaml", ".yml"):
+            return self.load_json(path)
+        try:
+            with path.open("rb") as fh:
+                return yaml.load(fh, Loader=_YAML_LOADER)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or exc
+            raise self.error(path, f"invalid YAML{where}: {problem}") from None
+        except OSError as exc:
+            raise self.error(path, f"cannot read: {exc.strerror or exc}") from None
+
+    def _entries(self, path: Path) -> Iterator[tuple[str, str, str, str]]:
+        """(namespace, package, fixed version, CVE id) for every fix listed in one file."""
+        data = self._load(path)
+        if not isinstance(data, dict):
+            raise self.error(path, f"expected a secdb object, got {json_kind(data)}")
+        release = data.get("distroversion")
+        if not isinstance(release, str) or not release.strip():
+            raise self.error(path, "missing 'distroversion' (e.g. v3.10 or edge)")
+        namespace = f"alpine:{alpine_branch(release)}"
+        packages = data.get("packages") or []  # secdb writes {} for an empty repository
+        if not isinstance(packages, list):
+            raise self.error(path, f"'packages' is {json_kind(packages)}, not a list")
+        for index, entry in enumerate(packages):
+            pkg = entry.get("pkg") if isinstance(entry, dict) else None
+            name = pkg.get("name") if isinstance(pkg, dict) else None
+            if not isinstance(pkg, dict) or not isinstance(name, str) or not name.strip():
+                raise self.error(path, f"packages[{index}]: expected {{pkg: {{name, secfixes}}}}")
+            secfixes = pkg.get("secfixes") or {}
+            if not isinstance(secfixes, dict):
+                raise self.error(path, f"{name}: 'secfixes' is {json_kind(secfixes)}")
+            for fixed, ids in secfixes.items():
+                fixed = str(fixed).strip()
+                # "0": Alpine's marker for "this branch never shipped an affected version".
+                if not fixed or fixed == "0" or not ids:
+                    continue
+                if not isinstance(ids, list):
+                    raise self.error(path, f"{name} {fixed}: expected a list of ids")
+                for text in ids:
+                    if isinstance(text, str):
+                        for vuln_id in cve_ids(text):
+                            yield namespace, name.strip(), fixed, vuln_id

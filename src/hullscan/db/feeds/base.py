@@ -1,0 +1,68 @@
+"""The contract every advisory feed implements, and helpers they share.
+
+A feed only parses files that are already on disk: fetching is the builder's job
+(hullscan.db.fetch), so every parser is tested on real local snapshots and never needs
+the network.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hullscan.errors import FeedError
+from hullscan.model import Advisory, Vulnerability
+
+Record = Advisory | Vulnerability
+
+
+class Feed(ABC):
+    """One source of advisories (Debian tracker, Alpine secdb, ...).
+
+    `name` is the stable key users pass to `--source NAME=...` and that ends up in
+    `Advisory.source` and the DB's `sources` table. `file_patterns` tells the fetch layer
+    which files of a local directory belong to this feed.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    file_patterns: ClassVar[tuple[str, ...]] = ("*",)
+
+    @abstractmethod
+    def default_locations(self) -> list[str]:
+        """The official URLs `hullscan db build` reads when no --source overrides them."""
+
+    @abstractmethod
+    def parse(self, files: Sequence[Path]) -> Iterator[Record]:
+        """Turn already-fetched files into records.
+
+        Raises FeedError naming the feed and the file when a file is malformed, truncated
+        or of the wrong shape; never lets a KeyError or JSONDecodeError reach the user.
+        """
+
+    def error(self, path: Path, problem: str) -> FeedError:
+        """A FeedError that says which feed and which file, so the user knows what to fix."""
+        return FeedError(f"{self.name} feed: {path}: {problem}")
+
+    def load_json(self, path: Path) -> Any:
+        """Read one JSON file, turning decode errors (truncation included) into FeedError."""
+        try:
+            with path.open("rb") as fh:
+                return json.load(fh)
+        except json.JSONDecodeError as exc:
+            raise self.error(
+                path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise self.error(path, f"not UTF-8 text ({exc.reason})") from None
+        except OSError as exc:
+            raise self.error(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def json_kind(value: object) -> str:
+    """JSON name of a parsed value's type, for error messages ("a list", "null", ...)."""
+    kinds = {dict: "an object", list: "a list", str: "a string", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)

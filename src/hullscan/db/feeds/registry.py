@@ -1,0 +1,34 @@
+"""Feed names users type (`--source NAME=...`, `--only NAME`) -> Feed classes."""
+
+from __future__ import annotations
+
+from hullscan.db.feeds.alpine import AlpineSecdbFeed
+from hullscan.db.feeds.base import Feed
+from hullscan.db.feeds.debian import DebianTrackerFeed
+from hullscan.errors import FeedError
+
+FEEDS: dict[str, type[Feed]] = {
+    DebianTrackerFeed.name: DebianTrackerFeed,
+    AlpineSecdbFeed.name: AlpineSecdbFeed,
+}
+
+
+def feed_names() -> list[str]:
+    return sorted(FEEDS)
+
+
+def get_feed(name: str) -> Feed:
+    """A new Feed for `name`; FeedError listing the known names when there is none."""
+    try:
+        return FEEDS[name.strip().lower()]()
+    except KeyError:
+        raise FeedError(f"unknown feed {name!r} (known feeds: {', '.join(feed_names())})") from None
+
+
+def default_sources() -> list[tuple[Feed, str]]:
+    """Every feed with each of its official locations: what `db build` reads by default."""
+    sources: list[tuple[Feed, str]] = []
+    for name in feed_names():
+        feed = FEEDS[name]()
+        sources.extend((feed, location) for location in feed.default_locations())
+    return sources

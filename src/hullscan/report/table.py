@@ -1,0 +1,174 @@
+"""The table a person reads in a terminal or a CI log.
+
+One header for the target (reference and OS), one row per finding, the layer that
+brought the package in (so the fix lands in the right Dockerfile line), then the totals.
+Rendered with rich into a string; colour only when the options say so (TTY).
+"""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from hullscan.model import Finding, Layer, ScanReport, Severity
+from hullscan.policy import policy_outcome
+from hullscan.report.base import (
+    ReportOptions,
+    layer_index,
+    os_label,
+    severity_counts,
+    sorted_findings,
+    suppression_counts,
+    truncate,
+)
+
+LAYER_TEXT_LIMIT = 40
+
+# BuildKit: `RUN /bin/sh -c cmd` or, with build args, `RUN |2 A=1 B=2 /bin/sh -c cmd`.
+_BUILDKIT_RUN = re.compile(r"^RUN (?:\|\d+ (?:\S+=\S* )*)?/bin/sh -c (.*)$")
+
+SEVERITY_STYLES: dict[Severity, str] = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "blue",
+    Severity.NEGLIGIBLE: "dim",
+    Severity.UNKNOWN: "dim",
+}
+
+
+def _console(options: ReportOptions) -> tuple[Console, StringIO]:
+    """A console that ignores the environment (COLUMNS, NO_COLOR, TERM, FORCE_COLOR...)."""
+    buffer = StringIO()
+    console = Console(
+        file=buffer,
+        width=options.width,
+        height=25,
+        force_terminal=options.color,
+        force_jupyter=False,
+        force_interactive=False,
+        color_system="standard" if options.color else None,
+        no_color=not options.color,
+        legacy_windows=False,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=False,
+    )
+    return console, buffer
+
+
+def layer_text(finding: Finding, layers: dict[str, Layer]) -> str:
+    """`#1 RUN apt-get install …`: the layer index and its (shortened) history entry."""
+    diff_id = finding.package.layer
+    if not diff_id:
+        return ""
+    layer = layers.get(diff_id)
+    if layer is None:
+        return truncate(diff_id, 19)
+    command = _strip_shell_prefix(layer.created_by)
+    return truncate(f"#{layer.index} {command}" if command else f"#{layer.index}", LAYER_TEXT_LIMIT)
+
+
+def _strip_shell_prefix(created_by: str) -> str:
+    """`RUN apt-get …` from what docker history records (shell wrapper and markers off).
+
+    Classic builds record `/bin/sh -c #(nop)  ADD …` for metadata steps and
+    `/bin/sh -c apt-get …` for RUN; BuildKit records `RUN /bin/sh -c apt-get … # buildkit`.
+    """
+    text = " ".join(created_by.split())
+    if text.endswith("# buildkit"):
+        text = text[: -len("# buildkit")].rstrip()
+    if text.startswith("/bin/sh -c #(nop) "):
+        return text[len("/bin/sh -c #(nop) ") :]
+    if text.startswith("/bin/sh -c "):
+        return "RUN " + text[len("/bin/sh -c ") :]
+    match = _BUILDKIT_RUN.match(text)
+    return "RUN " + match.group(1) if match else text
+
+
+def _status_text(finding: Finding) -> str:
+    return finding.status.value.replace("_", " ")
+
+
+def _summary_line(findings: tuple[Finding, ...]) -> str:
+    counts = severity_counts(findings)
+    parts = ", ".join(f"{s.name}: {n}" for s, n in counts.items())
+    return f"Total: {len(findings)} ({parts})"
+
+
+def _suppressed_line(report: ScanReport) -> str:
+    rules = suppression_counts(report.findings)
+    total = sum(rules.values())
+    if not total:
+        return ""
+    detail = ", ".join(f"{rule}: {n}" for rule, n in rules.items())
+    return f"Suppressed: {total} ({detail})"
+
+
+def _header(report: ScanReport) -> str:
+    reference = report.inventory.artifact.reference
+    label = os_label(report)
+    return f"{reference} ({label})" if label else reference
+
+
+def _table(findings: list[Finding], layers: dict[str, Layer], show_rule: bool) -> Table:
+    table = Table(box=box.SQUARE, show_lines=False, header_style="bold", expand=False)
+    # Identity columns never wrap; the layer and the rule give way when space is short.
+    table.add_column("Package", no_wrap=True)
+    table.add_column("Installed", no_wrap=True)
+    table.add_column("Fixed", no_wrap=True)
+    table.add_column("Vulnerability", no_wrap=True)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Status")
+    table.add_column("Layer", max_width=LAYER_TEXT_LIMIT)
+    if show_rule:
+        table.add_column("Suppressed by", overflow="fold")
+    for finding in findings:
+        row_style = "dim" if finding.suppressed else ""
+        cells: list[str | Text] = [
+            finding.package.name,
+            finding.installed_version,
+            finding.fixed_version,
+            finding.vuln_id,
+            Text(finding.severity.name, style=SEVERITY_STYLES[finding.severity]),
+            _status_text(finding),
+            Text(layer_text(finding, layers), no_wrap=True, overflow="ellipsis"),
+        ]
+        if show_rule:
+            cells.append(finding.suppressed_by)
+        table.add_row(*cells, style=row_style)
+    return table
+
+
+def render(report: ScanReport, options: ReportOptions) -> str:
+    """The table report; `show_suppressed` adds suppressed findings (dimmed) and a column."""
+    console, buffer = _console(options)
+    header = _header(report)
+    console.print(Text(header, style="bold"))
+    console.print("=" * min(len(header), options.width))
+    active = report.active_findings
+    console.print(_summary_line(active))
+    suppressed_line = _suppressed_line(report)
+    if suppressed_line:
+        console.print(suppressed_line)
+    outcome = policy_outcome(report)
+    if outcome is not None and outcome.dropped_below_min_severity:
+        threshold = outcome.policy.min_severity
+        name = threshold.name if threshold is not None else "?"
+        console.print(f"Not shown: {outcome.dropped_below_min_severity} below {name} (--severity)")
+    shown = [f for f in report.findings if options.show_suppressed or not f.suppressed]
+    console.print()
+    if not report.findings:
+        console.print("No vulnerabilities found")
+    elif not shown:
+        console.print(f"No active vulnerabilities found ({len(report.findings)} suppressed)")
+    else:
+        show_rule = options.show_suppressed and any(f.suppressed for f in shown)
+        console.print(_table(sorted_findings(shown), layer_index(report), show_rule))
+    return buffer.getvalue()

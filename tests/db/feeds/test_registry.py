@@ -1,0 +1,31 @@
+"""The feed registry: the names `--source NAME=...` accepts."""
+
+from __future__ import annotations
+
+import pytest
+
+from hullscan.db.feeds.alpine import AlpineSecdbFeed
+from hullscan.db.feeds.debian import DebianTrackerFeed
+from hullscan.db.feeds.registry import default_sources, feed_names, get_feed
+from hullscan.errors import FeedError
+
+
+def test_names() -> None:
+    assert feed_names() == ["alpine", "debian"]
+    assert isinstance(get_feed("debian"), DebianTrackerFeed)
+    assert isinstance(get_feed(" Alpine "), AlpineSecdbFeed)
+
+
+def test_unknown() -> None:
+    with pytest.raises(FeedError, match=r"unknown feed 'ubuntu' \(known feeds: alpine, debian\)"):
+        get_feed("ubuntu")
+
+
+def test_default_sources_are_official_https_urls() -> None:
+    sources = default_sources()
+    names = {feed.name for feed, _ in sources}
+    assert names == {"alpine", "debian"}
+    assert all(location.startswith("https://") for _, location in sources)
+    assert ("debian", "https://security-tracker.debian.org/tracker/data/json") in {
+        (feed.name, location) for feed, location in sources
+    }

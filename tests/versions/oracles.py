@@ -1,0 +1,140 @@
+"""Real tools as version oracles: apt's apt_pkg and dpkg itself.
+
+python3-apt imports only in Debian's own /usr/bin/python3, not in our venv, so the apt
+oracle is one long-lived /usr/bin/python3 process answering JSON lines: each request is
+a list of [a, b] pairs, each answer the list of signs of apt_pkg.version_compare(a, b).
+One process serves a whole test module, so hypothesis can ask per example cheaply.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+
+_APT_SERVER = r"""
+import json, sys
+try:
+    import apt_pkg
+    apt_pkg.init_system()
+except Exception as exc:
+    print(json.dumps({"error": "%s: %s" % (type(exc).__name__, exc)}), flush=True)
+    raise SystemExit(0)
+print(json.dumps({"ready": apt_pkg.VERSION}), flush=True)
+for line in sys.stdin:
+    results = [apt_pkg.version_compare(a, b) for a, b in json.loads(line)]
+    print(json.dumps([(r > 0) - (r < 0) for r in results]), flush=True)
+"""
+
+
+class OracleUnavailable(RuntimeError):
+    """The oracle tool is not installed here; the message says what is missing."""
+
+
+class AptOracle:
+    """apt_pkg.version_compare in one /usr/bin/python3 subprocess, fed over a pipe."""
+
+    def __init__(self, python: Path = DEBIAN_PYTHON) -> None:
+        if not python.exists():
+            raise OracleUnavailable(f"{python} not found (Debian's python3 with python3-apt)")
+        self._proc = subprocess.Popen(
+            [str(python), "-c", _APT_SERVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        hello = json.loads(self._readline())
+        if "error" in hello:
+            self.close()
+            raise OracleUnavailable(
+                f"{python} cannot import apt_pkg ({hello['error']}); install python3-apt"
+            )
+        self.apt_version: str = hello["ready"]
+
+    def _readline(self) -> str:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"apt oracle exited (code {self._proc.poll()})")
+        return line
+
+    def compare_many(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
+        """Sign of apt's comparison for every pair, in order; one round trip."""
+        assert self._proc.stdin is not None
+        # ensure_ascii keeps the pipe plain ASCII whatever the versions hold.
+        self._proc.stdin.write(json.dumps([list(p) for p in pairs]) + "\n")
+        self._proc.stdin.flush()
+        answer: list[int] = json.loads(self._readline())
+        assert len(answer) == len(pairs)
+        return answer
+
+    def compare(self, a: str, b: str) -> int:
+        return self.compare_many([(a, b)])[0]
+
+    def close(self) -> None:
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+    def __enter__(self) -> AptOracle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# For every pair of arguments: -1/0/1 as `dpkg --compare-versions` orders it, or
+# "error" where dpkg refuses a version (it exits 2 then, 1 for a plain "false").
+_DPKG_LOOP = r"""
+while [ "$#" -ge 2 ]; do
+    a=$1; b=$2; shift 2
+    dpkg --compare-versions "$a" lt "$b" 2>/dev/null; r=$?
+    if [ "$r" -eq 0 ]; then echo -1
+    elif [ "$r" -ne 1 ]; then echo error
+    elif dpkg --compare-versions "$a" eq "$b" 2>/dev/null; then echo 0
+    else echo 1
+    fi
+done
+"""
+
+
+def dpkg_compare_many(pairs: Sequence[tuple[str, str]]) -> list[int | str]:
+    """dpkg's own verdict per pair, from one shell running dpkg once or twice per pair.
+
+    Slower than apt (a process per comparison), so for spot checks and error cases.
+    Versions go through as arguments, so blanks are kept; one starting with "-" cannot
+    go (dpkg takes it for an option).
+    """
+    if shutil.which("dpkg") is None:
+        raise OracleUnavailable("dpkg not found")
+    for a, b in pairs:
+        if a.startswith("-") or b.startswith("-"):
+            raise ValueError(f"dpkg would read {a!r} / {b!r} as an option")
+    done = subprocess.run(
+        ["sh", "-c", _DPKG_LOOP, "sh", *(v for pair in pairs for v in pair)],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=True,
+        timeout=120,
+    )
+    out = done.stdout.split()
+    assert len(out) == len(pairs), done.stderr
+    return [v if v == "error" else int(v) for v in out]

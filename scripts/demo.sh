@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check .
+.venv/bin/pip install --quiet --disable-pip-version-check -e .
 export HULLSCAN_CACHE_DIR="$PWD/build/demo-cache"
 .venv/bin/python examples/sample-image/build.py build/sample-image.tar >/dev/null
 .venv/bin/hullscan db build \

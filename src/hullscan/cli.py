@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,7 +38,7 @@ from hullscan.image.archive import open_archive
 from hullscan.image.source import Platform
 from hullscan.model import Layer, ScanReport, Severity
 from hullscan.policy import Policy, apply_policy, gate, load_clair_whitelist
-from hullscan.report.base import ReportOptions
+from hullscan.report.base import ReportOptions, merged_warnings
 from hullscan.report.registry import FORMATS, render
 from hullscan.scan import index, match
 
@@ -51,6 +52,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: clair-scanner's threshold names, so `--threshold Defcon1` keeps working after a migration.
 _SEVERITY_ALIASES = {"defcon1": "critical", "info": "negligible", "none": "negligible"}
+
+
+def _platform(value: str | None) -> Platform | None:
+    if value is None:
+        return None
+    try:
+        return Platform.parse(value)
+    except HullscanError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _severity(value: str) -> Severity:
@@ -99,6 +109,7 @@ def _setup(quiet: bool, log_file: Path | None) -> Ui:
     root = logging.getLogger("hullscan")
     root.setLevel(logging.DEBUG)
     root.handlers.clear()
+    root.addHandler(logging.NullHandler())  # else logging's last resort prints to stderr
     if log_file is not None:
         handler = logging.FileHandler(log_file, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -230,7 +241,11 @@ class _LayerBars:
     type=click.Path(path_type=Path),
     help="A `docker save` tar (optionally gzipped) or an OCI image layout (dir or tar).",
 )
-@click.option("--platform", help="os/arch[/variant] to pick from a multi-platform image.")
+@click.option(
+    "--platform",
+    callback=lambda _ctx, _param, value: _platform(value),
+    help="os/arch[/variant] to pick from a multi-platform image.",
+)
 @click.option(
     "--format", "-f", "fmt", type=click.Choice(sorted(FORMATS)), default="table", show_default=True
 )
@@ -265,7 +280,7 @@ class _LayerBars:
 def image_command(
     reference: str | None,
     input_path: Path | None,
-    platform: str | None,
+    platform: Platform | None,
     fmt: str,
     output: Path | None,
     reports: tuple[str, ...],
@@ -296,10 +311,10 @@ def image_command(
             whitelist=load_clair_whitelist(whitelist) if whitelist else None,
             min_severity=severity,
         )
-        wanted_platform = Platform.parse(platform) if platform else None
         log.info("hullscan %s scanning %s", __version__, input_path)
+        started = datetime.now(UTC)
         with VulnDB.open(_db_path(db_path, cache_dir)) as db:
-            with open_archive(input_path, wanted_platform) as source:
+            with open_archive(input_path, platform) as source:
                 layers = source.artifact.layers
                 log.debug("image %s: %d layers", source.artifact.image_id, len(layers))
                 if ui.interactive:
@@ -315,10 +330,10 @@ def image_command(
                 else:
                     inventory = index(source)
             log.info("%d packages, OS %s", len(inventory.packages), inventory.distro)
-            report = match(inventory, db)
+            report = match(inventory, db, started_at=started)
         image_ref = reference or (inventory.artifact.repo_tags or ("",))[0]
         report = apply_policy(report, policy, image_ref)
-        for warning in report.warnings:
+        for warning in merged_warnings(report):
             log.warning("%s", warning)
             ui.warn(warning)
         _write_outputs(report, fmt, output, extra_reports, show_suppressed, ui)

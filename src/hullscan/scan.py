@@ -18,6 +18,7 @@ from hullscan.image.walker import LayerResult, walk_layer
 from hullscan.inventory import Applier
 from hullscan.match.matcher import match_inventory
 from hullscan.model import Inventory, Layer, ScanReport
+from hullscan.report.base import META_FINISHED_AT, META_STARTED_AT
 
 #: Decompression and hashing release the GIL, so a few layers in flight use the cores.
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -57,13 +58,15 @@ def index(
     return applier.inventory(source.artifact)
 
 
-def match(inventory: Inventory, db: VulnDB) -> ScanReport:
-    """Findings for an inventory; warnings from indexing and matching are carried along."""
+def match(inventory: Inventory, db: VulnDB, *, started_at: datetime | None = None) -> ScanReport:
+    """Findings for an inventory. `report.warnings` holds matching's own warnings; indexing's
+    stay in `report.inventory.warnings` (reports show both, see report.base.merged_warnings)."""
     findings, warnings = match_inventory(inventory, db)
+    finished = datetime.now(UTC)
     return ScanReport(
         inventory=inventory,
         findings=tuple(findings),
         db=db.info(),
-        warnings=tuple(inventory.warnings) + tuple(warnings),
-        meta={"scanned_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
+        warnings=tuple(warnings),
+        meta={META_STARTED_AT: started_at or finished, META_FINISHED_AT: finished},
     )

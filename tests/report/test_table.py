@@ -97,16 +97,16 @@ def test_unknown_os_header() -> None:
 @pytest.mark.parametrize(
     ("created_by", "expected"),
     [
-        ("/bin/sh -c #(nop) ADD file:abc in / ", "#0 ADD file:abc in /"),
-        ('/bin/sh -c #(nop)  CMD ["bash"]', '#0 CMD ["bash"]'),
-        ("/bin/sh -c apt-get update", "#0 RUN apt-get update"),
-        ("RUN /bin/sh -c make install # buildkit", "#0 RUN make install"),
-        ("RUN |2 A=1 B=two /bin/sh -c make all # buildkit", "#0 RUN make all"),
-        ("COPY app /opt/app # buildkit", "#0 COPY app /opt/app"),
-        ("", "#0"),
+        ("/bin/sh -c #(nop) ADD file:abc in / ", "#1 ADD file:abc in /"),
+        ('/bin/sh -c #(nop)  CMD ["bash"]', '#1 CMD ["bash"]'),
+        ("/bin/sh -c apt-get update", "#1 RUN apt-get update"),
+        ("RUN /bin/sh -c make install # buildkit", "#1 RUN make install"),
+        ("RUN |2 A=1 B=two /bin/sh -c make all # buildkit", "#1 RUN make all"),
+        ("COPY app /opt/app # buildkit", "#1 COPY app /opt/app"),
+        ("", "#1"),
         (
             "RUN /bin/sh -c " + "x" * 100,
-            "#0 RUN " + "x" * 32 + "…",
+            "#1 RUN " + "x" * 32 + "…",
         ),
     ],
 )

@@ -64,7 +64,7 @@ def _console(options: ReportOptions) -> tuple[Console, StringIO]:
 
 
 def layer_text(finding: Finding, layers: dict[str, Layer]) -> str:
-    """`#1 RUN apt-get install …`: the layer index and its (shortened) history entry."""
+    """`#2 RUN apt-get install …`: the layer number (1-based, as in messages) and history."""
     diff_id = finding.package.layer
     if not diff_id:
         return ""
@@ -72,7 +72,8 @@ def layer_text(finding: Finding, layers: dict[str, Layer]) -> str:
     if layer is None:
         return truncate(diff_id, 19)
     command = _strip_shell_prefix(layer.created_by)
-    return truncate(f"#{layer.index} {command}" if command else f"#{layer.index}", LAYER_TEXT_LIMIT)
+    number = f"#{layer.index + 1}"
+    return truncate(f"{number} {command}" if command else number, LAYER_TEXT_LIMIT)
 
 
 def _strip_shell_prefix(created_by: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hullscan.db.feeds.alpine import AlpineSecdbFeed, apk_version_key, cve_ids
+from hullscan.db.feeds.alpine import AlpineSecdbFeed, cve_ids
 from hullscan.errors import FeedError
 from hullscan.model import Advisory, AffectedRange, FixStatus, Severity, Vulnerability
 
@@ -172,23 +172,6 @@ def test_default_locations() -> None:
 )
 def test_cve_ids(text: str, ids: list[str]) -> None:
     assert cve_ids(text) == ids
-
-
-@pytest.mark.parametrize(
-    ("lower", "higher"),
-    [
-        ("1.29.3-r10", "1.30.1-r2"),
-        ("1.2.3-r9", "1.2.3-r10"),
-        ("9.11.1_p1-r1", "9.11.3-r0"),
-        ("1.0.2n-r0", "1.0.2o-r0"),
-        ("1.0_rc1-r0", "1.0-r0"),
-        ("1.0-r0", "1.0_p1-r0"),
-        ("1.2-r0", "1.2.1-r0"),
-        ("not a version", "0.1-r0"),
-    ],
-)
-def test_apk_version_key(lower: str, higher: str) -> None:
-    assert apk_version_key(lower) < apk_version_key(higher)
 
 
 class TestMalformed:

@@ -8,6 +8,7 @@ ids and free text next to the ids.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -18,6 +19,9 @@ import yaml
 from hullscan.db.feeds.base import Feed, Record, json_kind
 from hullscan.distros import alpine_branch
 from hullscan.model import Advisory, AffectedRange, FixStatus, Vulnerability
+from hullscan.versions.apk import compare_apk, is_valid_apk
+
+log = logging.getLogger(__name__)
 
 SECDB_URL = "https://secdb.alpinelinux.org"
 # Branches published on secdb.alpinelinux.org. Extend on each Alpine release; a branch that
@@ -40,42 +44,6 @@ _YAML_LOADER: Any = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 def cve_ids(text: str) -> list[str]:
     """The CVE ids mentioned in one secfixes entry, normalised to CVE-YYYY-NNNN."""
     return [f"CVE-{year}-{number}" for year, number in _CVE.findall(text)]
-
-
-_APK_VERSION = re.compile(
-    r"(\d+(?:\.\d+)*)([a-z]?)((?:_(?:alpha|beta|pre|rc|cvs|svn|git|hg|p)\d*)*)(?:-r(\d+))?"
-)
-_SUFFIX_RANK = {
-    "alpha": -4,
-    "beta": -3,
-    "pre": -2,
-    "rc": -1,
-    "cvs": 1,
-    "svn": 2,
-    "git": 3,
-    "hg": 4,
-    "p": 5,
-}
-
-
-def apk_version_key(version: str) -> tuple[Any, ...]:
-    """Sort key following apk's ordering, used only to pick the latest of repeated fixes.
-
-    Deliberately small (no fractional-digit or pre-release edge cases): matching compares
-    versions with hullscan.versions; this only has to order fixed versions of one package.
-    Unparseable strings sort before every parseable one.
-    """
-    match = _APK_VERSION.fullmatch(version.strip())
-    if match is None:
-        return (0, version)
-    digits, letter, suffixes, revision = match.groups()
-    parts = []
-    for suffix in suffixes.split("_")[1:]:
-        word = suffix.rstrip("0123456789")
-        parts.append((_SUFFIX_RANK[word], int(suffix[len(word) :] or 0)))
-    parts.append((0, 0))  # the end of suffixes sorts above pre-releases, below _p
-    numbers = tuple(int(n) for n in digits.split("."))
-    return (1, numbers, letter, tuple(parts), int(revision or 0))
 
 
 class AlpineSecdbFeed(Feed):
@@ -101,9 +69,14 @@ class AlpineSecdbFeed(Feed):
         fixes: dict[tuple[str, str, str], str] = {}
         for path in files:
             for namespace, package, fixed, vuln_id in self._entries(path):
+                if not is_valid_apk(fixed):
+                    # typos in Alpine's data (xen "4.10-1-r1"): apk orders them oddly, say so
+                    log.warning(
+                        "%s: %s %s fixed in invalid apk version %r", path, package, vuln_id, fixed
+                    )
                 key = (namespace, package, vuln_id)
                 known = fixes.get(key)
-                if known is None or apk_version_key(fixed) > apk_version_key(known):
+                if known is None or compare_apk(fixed, known) > 0:
                     fixes[key] = fixed
         for (namespace, package, vuln_id), fixed in sorted(fixes.items()):
             yield Advisory(

@@ -1,0 +1,292 @@
+"""End to end through the installed CLI: the bundled sample image against the bundled feeds.
+
+The sample image (examples/sample-image) is Alpine 3.4 built from a real apk database, in
+three layers: the base, `apk del libc-utils` (whiteouts for its files), and an app layer
+deleting /etc/motd. The DB comes from the real Alpine secdb v3.4 and a real slice of the
+Debian tracker JSON (examples/feeds). Goldens: tests/golden/; refresh with --update-golden.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tests.conftest import REPO
+from tests.golden import check_golden
+from tests.image.test_archive import load_sample_builder
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@dataclass(frozen=True)
+class Env:
+    root: Path
+    cache: Path
+    image: Path
+
+    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "HULLSCAN_CACHE_DIR": str(self.cache), "COLUMNS": "160"}
+        return subprocess.run(
+            [sys.executable, "-m", "hullscan.cli", *args],
+            cwd=cwd or self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    root = tmp_path_factory.mktemp("e2e")
+    load_sample_builder().build(root / "sample.tar")
+    e = Env(root=root, cache=root / "cache", image=root / "sample.tar")
+    built = e.run(
+        "db",
+        "build",
+        "--source",
+        "alpine=examples/feeds/alpine/v3.4",
+        "--source",
+        "debian=examples/feeds/debian/tracker-slice.json",
+        cwd=REPO,
+    )
+    assert built.returncode == 0, built.stderr
+    assert "701 advisories from 2 feeds" in built.stdout
+    return e
+
+
+def scan_json(env: Env, *args: str) -> dict[str, Any]:
+    result = env.run("image", "--input", "sample.tar", "-f", "json", *args)
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def stable(document: dict[str, Any]) -> str:
+    """The JSON report with the build times (which change every run) pinned."""
+    db = document["db"]
+    db["built_at"] = "<built_at>"
+    for source in db["sources"]:
+        source["fetched_at"] = "<fetched_at>"
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def test_sample_scan_json_golden(env: Env, update_golden: bool) -> None:
+    check_golden(GOLDEN / "sample-scan.json", stable(scan_json(env)), update_golden)
+
+
+def test_sample_scan_table_golden(env: Env, update_golden: bool) -> None:
+    result = env.run("image", "--input", "sample.tar")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # not a terminal: no progress bars, no noise
+    check_golden(GOLDEN / "sample-scan.txt", result.stdout, update_golden)
+
+
+def test_whiteouts_remove_packages_and_attribution_stays_with_the_base(env: Env) -> None:
+    report = scan_json(env)
+    names = {p["name"] for p in report["packages"]}
+    assert names == {
+        "alpine-baselayout",
+        "alpine-keys",
+        "apk-tools",
+        "busybox",
+        "libcrypto1.0",
+        "libssl1.0",
+        "musl",
+        "zlib",
+    }  # `apk del libc-utils` in layer 2 also removed musl-utils and scanelf
+    base = report["artifact"]["layers"][0]["diff_id"]
+    assert {p["layer"] for p in report["packages"]} == {base}
+    musl = [f for f in report["findings"] if f["package"]["source_name"] == "musl"]
+    assert {f["package"]["name"] for f in musl} == {"musl"}
+    assert {f["id"] for f in musl} == {"CVE-2016-8859", "CVE-2017-15650"}
+
+
+def test_findings_are_the_secdb_fixes_above_the_installed_versions(env: Env) -> None:
+    report = scan_json(env)
+    by_key = {(f["id"], f["package"]["name"]): f for f in report["findings"]}
+    # alpine-secdb v3.4/main.yaml: openssl 1.0.2i-r0 fixes CVE-2016-6304; zlib 1.2.11-r0 fixes
+    # CVE-2016-9840; busybox 1.24.2-r12 fixes CVE-2016-6301 — all above what the image has
+    assert by_key[("CVE-2016-6304", "libssl1.0")]["fixed_version"] == "1.0.2i-r0"
+    assert by_key[("CVE-2016-9840", "zlib")]["fixed_version"] == "1.2.11-r0"
+    assert by_key[("CVE-2016-6301", "busybox")]["fixed_version"] == "1.24.2-r12"
+    # fixes at or below the installed version are not findings: openssl 1.0.2h-r1 is installed
+    # and secdb v3.4 lists CVE-2016-2177 as fixed in 1.0.2h-r1 itself
+    assert ("CVE-2016-2177", "libssl1.0") not in by_key
+    assert report["summary"]["total"] == 55
+
+
+@pytest.mark.parametrize(("fmt", "compression"), [("docker-archive", "none"), ("oci", "zstd")])
+def test_every_archive_form_gives_the_same_findings(env: Env, fmt: str, compression: str) -> None:
+    other = load_sample_builder().build(env.root / f"{fmt}-{compression}.tar", fmt, compression)
+    result = env.run("image", "--input", other.name, "-f", "json")
+    assert result.returncode == 0, result.stderr
+    mine = json.loads(result.stdout)
+    reference = scan_json(env)
+    assert mine["packages"] == reference["packages"]
+    assert mine["findings"] == reference["findings"]
+
+
+def test_gitlab_report_is_valid_against_the_official_schema(
+    env: Env, shared_schemas: Path
+) -> None:
+    result = env.run(
+        "image",
+        "--input",
+        "sample.tar",
+        "--report",
+        "gitlab=out/gl-container-scanning-report.json",
+        "--report",
+        "json=out/report.json",
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads((env.root / "out/gl-container-scanning-report.json").read_text())
+    schema_path = shared_schemas / "gitlab/15.0.7/container-scanning-report-format.json"
+    jsonschema.validate(document, json.loads(schema_path.read_text()))
+    assert len(document["vulnerabilities"]) == 55
+    assert json.loads((env.root / "out/report.json").read_text())["summary"]["total"] == 55
+    assert "CVE-2016-6304" in result.stdout  # the table still goes to stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        ((), 0),
+        (("--fail-on", "unknown"), 1),
+        (("--fail-on", "low"), 0),  # secdb carries no severities: all are Unknown
+        (("--threshold", "Unknown"), 1),  # clair-scanner's spelling
+        (("--threshold", "Defcon1"), 0),
+        (("--fail-on", "unknown", "--ignore-unfixed"), 1),  # every finding has a fix
+    ],
+)
+def test_exit_code_follows_the_threshold(env: Env, args: tuple[str, ...], code: int) -> None:
+    result = env.run("image", "--input", "sample.tar", "-o", "out.txt", *args)
+    assert result.returncode == code, result.stderr
+
+
+def test_clair_whitelist_suppresses_by_general_and_image_sections(env: Env) -> None:
+    whitelist = env.root / "whitelist.yaml"
+    whitelist.write_text(
+        "generalwhitelist:\n"
+        "  CVE-2016-6304: openssl\n"
+        "images:\n"
+        "  hullscan/sample:\n"
+        "    CVE-2016-8859: musl\n"
+        "  hullscan/other:\n"
+        "    CVE-2016-9840: zlib\n"
+    )
+    report = scan_json(env, "--whitelist", str(whitelist), "--fail-on", "unknown")
+    rules = {(f["id"], f["package"]["name"]): f["suppressed_by"] for f in report["findings"]}
+    assert rules[("CVE-2016-6304", "libssl1.0")] == "whitelist:general"
+    assert rules[("CVE-2016-8859", "musl")] == "whitelist:image:hullscan/sample"
+    assert rules[("CVE-2016-9840", "zlib")] is None  # another image's entry
+    assert report["summary"]["suppressed"] == 3
+
+
+def test_everything_whitelisted_passes_the_gate(env: Env) -> None:
+    report = scan_json(env)
+    ids = sorted({f["id"] for f in report["findings"]})
+    whitelist = env.root / "all.yaml"
+    whitelist.write_text("generalwhitelist:\n" + "".join(f"  {i}: accepted\n" for i in ids))
+    result = env.run(
+        "image", "--input", "sample.tar", "--whitelist", str(whitelist), "--fail-on", "unknown"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Total: 0" in result.stdout
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_missing_archive_exits_3_with_one_line(env: Env) -> None:
+    result = env.run("image", "--input", "nope.tar")
+    assert result.returncode == 3
+    assert "nope.tar: no such file or directory" in one_line_error(result)
+
+
+def test_truncated_archive_exits_3_and_writes_no_report(env: Env) -> None:
+    data = env.image.read_bytes()
+    (env.root / "cut.tar").write_bytes(data[: len(data) // 2])
+    result = env.run("image", "--input", "cut.tar", "--report", "json=cut-report.json")
+    assert result.returncode == 3
+    assert "hullscan: error:" in one_line_error(result)
+    assert not (env.root / "cut-report.json").exists()
+
+
+def test_unknown_format_archive_exits_3(env: Env) -> None:
+    (env.root / "notes.txt").write_text("not an image\n")
+    result = env.run("image", "--input", "notes.txt")
+    assert result.returncode == 3
+    assert "not a readable tar archive" in one_line_error(result)
+
+
+def test_missing_db_exits_3_and_says_how_to_build_it(env: Env, tmp_path: Path) -> None:
+    result = env.run("image", "--input", "sample.tar", "--db", str(tmp_path / "none.db"))
+    assert result.returncode == 3
+    assert "hullscan db build" in one_line_error(result)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("image",),
+        ("image", "--input", "sample.tar", "--fail-on", "severe"),
+        ("image", "--input", "sample.tar", "--report", "pdf=x.pdf"),
+        ("image", "--input", "sample.tar", "--report", "json"),
+        ("image", "--input", "sample.tar", "--platform", "linux"),
+        ("db", "build", "--only", "nosuchfeed"),
+        ("db", "build", "--source", "debian"),
+    ],
+)
+def test_usage_errors_exit_2(env: Env, args: tuple[str, ...]) -> None:
+    result = env.run(*args)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_whitelist_exits_2_naming_the_file(env: Env) -> None:
+    bad = env.root / "bad-whitelist.yaml"
+    bad.write_text("generalwhitelist: [unclosed\n")
+    result = env.run("image", "--input", "sample.tar", "--whitelist", str(bad))
+    assert result.returncode == 2
+    assert "bad-whitelist.yaml" in one_line_error(result)
+
+
+def test_log_file_records_the_run(env: Env) -> None:
+    result = env.run("image", "--input", "sample.tar", "-o", "x.txt", "--log", "run.log")
+    assert result.returncode == 0, result.stderr
+    log = (env.root / "run.log").read_text()
+    assert "scanning sample.tar" in log
+    assert "8 packages" in log
+
+
+def test_malformed_feed_fails_the_build_and_keeps_the_old_db(env: Env) -> None:
+    db = env.cache / "db" / "hullscan.db"
+    before = db.read_bytes()
+    broken = env.root / "broken.json"
+    text = (REPO / "examples/feeds/debian/tracker-slice.json").read_text()
+    broken.write_text(text[: len(text) // 2])
+    result = env.run("db", "build", "--source", f"debian={broken}", "--only", "debian")
+    assert result.returncode == 3
+    assert "debian" in one_line_error(result)
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in db.parent.iterdir()) == ["hullscan.db"]
+
+
+def test_db_status_lists_sources_and_namespaces(env: Env) -> None:
+    result = env.run("db", "status")
+    assert result.returncode == 0, result.stderr
+    assert "schema version: 1" in result.stdout
+    assert "alpine:3.4" in result.stdout and "680" in result.stdout
+    assert "debian:12" in result.stdout

@@ -134,9 +134,7 @@ def test_every_archive_form_gives_the_same_findings(env: Env, fmt: str, compress
     assert mine["findings"] == reference["findings"]
 
 
-def test_gitlab_report_is_valid_against_the_official_schema(
-    env: Env, shared_schemas: Path
-) -> None:
+def test_gitlab_report_is_valid_against_the_official_schema(env: Env, shared_schemas: Path) -> None:
     result = env.run(
         "image",
         "--input",

@@ -187,6 +187,11 @@ class VulnDB:
                     raise self._damaged(exc) from None
         return result
 
+    def has_namespace(self, namespace: str) -> bool:
+        """Whether any feed covered `namespace` (an index probe, unlike counts())."""
+        rows = self._query("SELECT 1 FROM advisories WHERE namespace = ? LIMIT 1", (namespace,))
+        return bool(rows)
+
     def counts(self) -> dict[str, int]:
         """Number of advisories per namespace, for `hullscan db status`."""
         rows = self._query(

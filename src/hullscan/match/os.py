@@ -51,7 +51,7 @@ class OsMatcher:
         for pkg in os_packages:
             by_source[pkg.source_name or pkg.name].append(pkg)
         advisories = self.db.advisories(namespace, list(by_source))
-        if not advisories and namespace not in self.db.counts():
+        if not advisories and not self.db.has_namespace(namespace):
             return [], [
                 f"the vulnerability DB has no advisories for {namespace}; is the feed built?"
             ]

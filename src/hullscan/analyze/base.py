@@ -38,3 +38,9 @@ class Analyzer(ABC):
     @abstractmethod
     def analyze(self, path: str, content: bytes) -> AnalysisResult:
         """Parse one file. Raise AnalyzerError for content that cannot be understood."""
+
+
+def some_names(names: list[str], limit: int = 5) -> str:
+    """`a, b, c and 4 more`: names for a warning without flooding it."""
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f" and {more} more" if more > 0 else "")

@@ -18,12 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from hullscan.analyze.base import AnalysisResult, Analyzer
+from hullscan.analyze.base import AnalysisResult, Analyzer, some_names
 from hullscan.errors import AnalyzerError
 from hullscan.model import Package, PackageType
 
 INSTALLED_DB = "lib/apk/db/installed"
-_MAX_NAMED = 5
 
 
 def parse_apk_installed(text: str, path: str) -> tuple[list[Package], list[str]]:
@@ -75,17 +74,16 @@ def parse_apk_installed(text: str, path: str) -> tuple[list[Package], list[str]]
         raise AnalyzerError(f"not an apk database: no package found{reason}")
     warnings: list[str] = []
     if skipped:
-        warnings.append(f"skipped {len(skipped)} incomplete package block(s): {_some(skipped)}")
+        warnings.append(
+            f"skipped {len(skipped)} incomplete package block(s): {some_names(skipped)}"
+        )
     if stray:
         warnings.append(f"ignored {stray} line(s) that are not 'K:value'")
     if no_origin:
-        warnings.append(f"no origin (o:) for {_some(no_origin)}; used the package name as source")
+        warnings.append(
+            f"no origin (o:) for {some_names(no_origin)}; used the package name as source"
+        )
     return packages, warnings
-
-
-def _some(names: list[str]) -> str:
-    more = len(names) - _MAX_NAMED
-    return ", ".join(names[:_MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from hullscan.analyze.base import AnalysisResult, Analyzer
+from hullscan.analyze.base import AnalysisResult, Analyzer, some_names
 from hullscan.errors import AnalyzerError
 from hullscan.model import Package, PackageType
 
@@ -65,7 +65,6 @@ _KNOWN_STATES = _ABSENT_STATES | frozenset(
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _UPSTREAM_CHARS = _ALNUM | frozenset(".+~-:")
 _REVISION_CHARS = _ALNUM | frozenset(".+~")
-_MAX_NAMED = 5
 
 
 @dataclass
@@ -206,11 +205,13 @@ def parse_dpkg_status(text: str, path: str) -> tuple[list[Package], list[str]]:
         raise AnalyzerError(f"not a dpkg database: no package record found{reason}")
     warnings: list[str] = []
     if skipped:
-        warnings.append(f"skipped {len(skipped)} unreadable package record(s): {_some(skipped)}")
+        warnings.append(
+            f"skipped {len(skipped)} unreadable package record(s): {some_names(skipped)}"
+        )
     if stray:
         warnings.append(f"ignored {len(stray)} malformed line(s), first: {stray[0]}")
     if unknown_state:
-        warnings.append(f"unknown dpkg state for {_some(unknown_state)}; counted as installed")
+        warnings.append(f"unknown dpkg state for {some_names(unknown_state)}; counted as installed")
     return packages, warnings
 
 
@@ -228,11 +229,6 @@ def _record_problem(name: str, version: str) -> str:
 def _state(status: str) -> str:
     words = status.split()
     return words[-1] if words else ""
-
-
-def _some(names: list[str]) -> str:
-    more = len(names) - _MAX_NAMED
-    return ", ".join(names[:_MAX_NAMED]) + (f" and {more} more" if more > 0 else "")
 
 
 @dataclass(frozen=True)

@@ -224,7 +224,7 @@ class _LayerBars:
         self.progress = progress
         self.tasks: dict[int, TaskID] = {
             layer.index: progress.add_task(
-                f"layer {layer.index + 1}/{len(layers)}", total=None, start=True
+                f"layer {layer.index + 1}/{len(layers)}", total=layer.size or None
             )
             for layer in layers
         }
@@ -440,7 +440,8 @@ def db_build(
             info = build_db(dest, plan)
         if not quiet:
             total = sum(s.advisories for s in info.sources)
-            click.echo(f"built {dest}: {total} advisories from {len(info.sources)} feeds")
+            feeds = len(info.sources)
+            click.echo(f"built {dest}: {total} advisories from {feeds} feed{'s' * (feeds != 1)}")
 
 
 @db_group.command("status")

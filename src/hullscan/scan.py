@@ -5,10 +5,12 @@ The two halves never call each other; the CLI, the server and SBOM scanning comp
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import BinaryIO, cast
 
 from hullscan.analyze.base import Analyzer
 from hullscan.analyze.registry import default_analyzers
@@ -38,9 +40,10 @@ def index(
     layers = source.artifact.layers
 
     def walk(layer: Layer) -> LayerResult:
-        report = None if progress is None else (lambda n: progress(layer, n))
         with source.open_layer(layer) as blob:
-            return walk_layer(blob, layer, chosen, progress=report)
+            if progress is not None:
+                blob = cast(BinaryIO, _Counting(blob, lambda n: progress(layer, n)))
+            return walk_layer(blob, layer, chosen)
 
     applier = Applier()
     if workers <= 1 or len(layers) <= 1:
@@ -56,6 +59,27 @@ def index(
                 for future in futures:
                     future.cancel()
     return applier.inventory(source.artifact)
+
+
+class _Counting(io.RawIOBase):
+    """Reports the blob bytes read, so progress is measured against the known blob size."""
+
+    def __init__(self, inner: BinaryIO, report: Callable[[int], None]) -> None:
+        self.inner = inner
+        self.report = report
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        data = self.inner.read(len(buffer))
+        buffer[: len(data)] = data
+        self.report(len(data))
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
 
 
 def match(inventory: Inventory, db: VulnDB, *, started_at: datetime | None = None) -> ScanReport:

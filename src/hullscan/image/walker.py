@@ -13,7 +13,7 @@ import io
 import logging
 import posixpath
 import tarfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
@@ -35,8 +35,6 @@ DEFAULT_MAX_LAYER_BYTES = 32 * 1024**3
 _READ_CHUNK = 1024 * 1024
 #: zstd frames asking for a larger window than this are refused (memory bound).
 _ZSTD_MAX_WINDOW = 1 << 27
-
-ProgressFn = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -82,12 +80,11 @@ def normalize_path(name: str) -> str:
 class _HashingReader(io.RawIOBase):
     """Counts and hashes everything read through it; enforces the size bound."""
 
-    def __init__(self, inner: BinaryIO, limit: int, progress: ProgressFn | None) -> None:
+    def __init__(self, inner: BinaryIO, limit: int) -> None:
         self.inner = inner
         self.sha256 = hashlib.sha256()
         self.count = 0
         self.limit = limit
-        self.progress = progress
 
     def readable(self) -> bool:
         return True
@@ -100,8 +97,6 @@ class _HashingReader(io.RawIOBase):
         self.count += n
         if self.count > self.limit:
             raise SourceError(f"layer inflates to more than {self.limit} bytes; refusing")
-        if self.progress is not None and n:
-            self.progress(n)
         return n
 
     def drain(self) -> None:
@@ -127,11 +122,10 @@ def walk_layer(
     analyzers: Sequence[Analyzer],
     *,
     max_layer_bytes: int = DEFAULT_MAX_LAYER_BYTES,
-    progress: ProgressFn | None = None,
 ) -> LayerResult:
     """Stream a layer blob once and run each analyzer on the files it wants."""
     where = f"layer {layer.index + 1} ({layer.diff_id[:19]})"
-    reader = _HashingReader(decompressed(blob), max_layer_bytes, progress)
+    reader = _HashingReader(decompressed(blob), max_layer_bytes)
     walker = _Walk(analyzers, where)
     try:
         with tarfile.open(fileobj=io.BufferedReader(reader, _READ_CHUNK), mode="r|") as tar:

@@ -201,3 +201,21 @@ def test_oci_layout_directory_equals_its_tar(tmp_path: Path) -> None:
     with open_archive(out) as a, open_archive(layout) as b:
         assert a.artifact.layers == b.artifact.layers
         assert a.artifact.image_id == b.artifact.image_id
+
+
+def test_gzip_bomb_archive_is_refused_and_cleaned_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+    import tempfile
+
+    from hullscan.image import archive
+
+    monkeypatch.setattr(archive, "MIN_INFLATE_ALLOWANCE", 1024)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    bomb = tmp_path / "bomb.tar.gz"
+    bomb.write_bytes(gzip.compress(b"\0" * 5_000_000))  # ~5 kB inflating 1000x
+    with pytest.raises(SourceError, match="decompression bomb"):
+        open_archive(bomb)
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -33,7 +33,10 @@ from hullscan.image.source import (
 from hullscan.model import ArtifactInfo, Layer
 
 GZIP_MAGIC = b"\x1f\x8b"
-#: An outer gzip that inflates past this is treated as a decompression bomb.
+#: An outer gzip may inflate to at most this many times its size (image tars compress 2-10x;
+#: a bomb compresses 1000x) plus a floor for small archives, and never past the hard cap.
+MAX_INFLATE_RATIO = 100
+MIN_INFLATE_ALLOWANCE = 1024**3
 MAX_INFLATED_ARCHIVE = 64 * 1024**3
 _COPY_CHUNK = 1024 * 1024
 
@@ -189,14 +192,13 @@ def open_archive(path: Path, platform: Platform | None = None) -> ArchiveImage:
     else:
         with path.open("rb") as fh:
             magic = fh.read(2)
-        if magic == GZIP_MAGIC:
-            tmp = Path(tempfile.mkdtemp(prefix="hullscan-archive-"))
-            path_to_open = _inflate(path, tmp / "image.tar")
-        else:
-            path_to_open = path
+        path_to_open = path
         try:
+            if magic == GZIP_MAGIC:
+                tmp = Path(tempfile.mkdtemp(prefix="hullscan-archive-"))
+                path_to_open = _inflate(path, tmp / "image.tar")
             store = _TarStore(path_to_open)
-        except SourceError:
+        except BaseException:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -211,13 +213,18 @@ def open_archive(path: Path, platform: Platform | None = None) -> ArchiveImage:
 
 
 def _inflate(src: Path, dest: Path) -> Path:
+    limit = min(
+        MAX_INFLATED_ARCHIVE, MIN_INFLATE_ALLOWANCE + MAX_INFLATE_RATIO * src.stat().st_size
+    )
     total = 0
     try:
         with isal.igzip.open(src, "rb") as gz, dest.open("wb") as out:  # type: ignore[no-untyped-call]
             while chunk := gz.read(_COPY_CHUNK):
                 total += len(chunk)
-                if total > MAX_INFLATED_ARCHIVE:
-                    raise SourceError(f"{src} inflates to more than {MAX_INFLATED_ARCHIVE} bytes")
+                if total > limit:
+                    raise SourceError(
+                        f"{src} inflates to more than {limit} bytes: a decompression bomb?"
+                    )
                 out.write(chunk)
     except (OSError, EOFError) as exc:
         raise SourceError(f"{src} is a truncated or corrupt gzip file: {exc}") from None

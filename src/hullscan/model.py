@@ -47,11 +47,24 @@ class FixStatus(StrEnum):
 
 
 class PackageType(StrEnum):
-    """The ecosystem a package belongs to; also its purl type for OS packages."""
+    """The ecosystem a package belongs to; the value is its purl type."""
 
     DEB = "deb"
     APK = "apk"
     RPM = "rpm"
+    PYPI = "pypi"
+    NPM = "npm"
+    MAVEN = "maven"
+    GOLANG = "golang"
+    CARGO = "cargo"
+    GEM = "gem"
+    COMPOSER = "composer"
+    NUGET = "nuget"
+
+    @property
+    def is_os(self) -> bool:
+        """OS packages are matched against their distribution's feed, the rest against OSV."""
+        return self in (PackageType.DEB, PackageType.APK, PackageType.RPM)
 
 
 @dataclass(frozen=True)

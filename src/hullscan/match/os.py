@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from hullscan.db.reader import VulnDB
 from hullscan.distros import namespace_of
-from hullscan.model import Advisory, Distro, Finding, FixStatus, Package, PackageType
+from hullscan.model import Advisory, Distro, Finding, FixStatus, Package
 from hullscan.versions.base import Comparator, VersionError
 from hullscan.versions.registry import comparator, in_range
 
@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 
 #: Version scheme of each distribution's packages.
 SCHEMES = {"debian": "dpkg", "ubuntu": "dpkg", "alpine": "apk"}
-_OS_TYPES = frozenset({PackageType.DEB, PackageType.APK, PackageType.RPM})
 
 
 class OsMatcher:
@@ -34,7 +33,7 @@ class OsMatcher:
         self, distro: Distro | None, packages: Iterable[Package]
     ) -> tuple[list[Finding], list[str]]:
         """Findings and warnings (an unsupported distro is a warning, not an error)."""
-        os_packages = [p for p in packages if p.type in _OS_TYPES]
+        os_packages = [p for p in packages if p.type.is_os]
         if not os_packages:
             return [], []
         if distro is None:

@@ -94,3 +94,31 @@ def test_a_later_non_file_hides_the_lower_file() -> None:
         layer_bytes(Entry("opt/x/pkg", kind="dir")),
     )
     assert names(inv) == set()
+
+
+def test_two_databases_disagreeing_keep_each_versions_own_layer() -> None:
+    inv = stack(
+        layer_bytes(Entry("var/lib/dpkg/status.d/a", b"1")),
+        layer_bytes(Entry("opt/x/pkg", b"2")),
+    )
+    # two different files: two packages, each attributed to the layer that wrote it
+    layers = sorted(p.layer for p in inv.packages)
+    assert layers == sorted(layer.diff_id for layer in inv.artifact.layers)
+
+
+def test_conflicting_versions_of_one_package_are_reported() -> None:
+    from hullscan.analyze.os.dpkg import DpkgAnalyzer
+
+    status = b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: %s\n"
+    first = layer_bytes(Entry("var/lib/dpkg/status", status % b"2.36-9+deb12u3"))
+    second = layer_bytes(Entry("var/lib/dpkg/status.d/libc6", status % b"2.36-9+deb12u4"))
+    applier = Applier()
+    layers = []
+    for index, data in enumerate((first, second)):
+        layer = Layer(index=index, diff_id=diff_id(data))
+        layers.append(layer)
+        applier.apply(index, walk_layer(io.BytesIO(data), layer, [DpkgAnalyzer()]))
+    inv = applier.inventory(ArtifactInfo(reference="t", kind="t", layers=tuple(layers)))
+    by_version = {p.version: p.layer for p in inv.packages}
+    assert by_version == {"2.36-9+deb12u3": layers[0].diff_id, "2.36-9+deb12u4": layers[1].diff_id}
+    assert any("disagree on the installed version of libc6" in w for w in inv.warnings)

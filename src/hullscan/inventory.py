@@ -25,7 +25,8 @@ class Applier:
 
     def __init__(self) -> None:
         self._present: dict[_Key, FileFact] = {}
-        self._introduced: dict[tuple[str, str, str], tuple[str, int]] = {}
+        # (type, name, version, arch) -> index of the layer that brought that exact package
+        self._introduced: dict[tuple[str, str, str, str], int] = {}
         self._warnings: list[str] = []
 
     def apply(self, index: int, result: LayerResult) -> None:
@@ -68,7 +69,7 @@ class Applier:
         merged: dict[tuple[str, str, str, str], Package] = {}
         for fact in self._resolved():
             for pkg in fact.result.packages if fact.result else ():
-                ident = (pkg.type.value, pkg.name, pkg.version, pkg.arch)
+                ident = _identity(pkg)
                 known = merged.get(ident)
                 if known is None:
                     merged[ident] = pkg
@@ -78,14 +79,12 @@ class Applier:
         return list(merged.values())
 
     def _attribute(self, index: int) -> None:
-        current = {pkg.key: pkg.version for pkg in self._packages()}
-        for key in list(self._introduced):
-            if key not in current:
-                del self._introduced[key]
-        for key, version in current.items():
-            known = self._introduced.get(key)
-            if known is None or known[0] != version:
-                self._introduced[key] = (version, index)
+        current = {_identity(pkg) for pkg in self._packages()}
+        for ident in list(self._introduced):
+            if ident not in current:
+                del self._introduced[ident]
+        for ident in current:
+            self._introduced.setdefault(ident, index)
 
     def distro(self) -> Distro | None:
         found = {
@@ -99,8 +98,24 @@ class Applier:
         distro = self.distro()
         layers = artifact.layers
         packages = []
-        for pkg in self._packages():
-            _, index = self._introduced.get(pkg.key, (pkg.version, len(layers) - 1))
+        found = self._packages()
+        versions: dict[tuple[str, str, str], set[str]] = {}
+        for pkg in found:
+            versions.setdefault(pkg.key, set()).add(pkg.version)
+        conflicts = sorted(
+            f"{k[1]} ({', '.join(sorted(v))})" for k, v in versions.items() if len(v) > 1
+        )
+        notes = (
+            [
+                "package databases disagree on the installed version of "
+                + ", ".join(conflicts)
+                + "; all versions are reported"
+            ]
+            if conflicts
+            else []
+        )
+        for pkg in found:
+            index = self._introduced.get(_identity(pkg), len(layers) - 1)
             layer = layers[index].diff_id if 0 <= index < len(layers) else ""
             packages.append(replace(pkg, layer=layer, purl=purl_for(pkg, distro)))
         packages.sort(key=lambda p: (p.type.value, p.name, p.version, p.arch))
@@ -108,5 +123,9 @@ class Applier:
             artifact=artifact,
             distro=distro,
             packages=tuple(packages),
-            warnings=tuple(self._warnings) + tuple(extra_warnings),
+            warnings=(*self._warnings, *notes, *extra_warnings),
         )
+
+
+def _identity(pkg: Package) -> tuple[str, str, str, str]:
+    return (pkg.type.value, pkg.name, pkg.version, pkg.arch)

@@ -187,3 +187,27 @@ def test_application_id_is_set(big_db: Path) -> None:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    ("sql", "query"),
+    [
+        ("UPDATE meta SET schema_version = 'one'", "info"),
+        ("UPDATE vulnerabilities SET aliases = '5'", "vulnerabilities"),
+        ("UPDATE vulnerabilities SET urls = '{\"a\": 1}'", "vulnerabilities"),
+    ],
+)
+def test_crafted_values_are_reported_as_damage(tmp_path: Path, sql: str, query: str) -> None:
+    import sqlite3
+
+    from hullscan.db.builder import build_db
+    from hullscan.db.feeds.registry import get_feed
+    from hullscan.errors import DbError
+    from tests.conftest import REPO
+
+    path = tmp_path / "hullscan.db"
+    build_db(path, [(get_feed("debian"), str(REPO / "examples/feeds/debian/tracker-slice.json"))])
+    with sqlite3.connect(path) as conn:
+        conn.execute(sql)
+    with pytest.raises(DbError, match="damaged"), VulnDB.open(path) as db:
+        db.vulnerabilities({"CVE-2025-53603"}) if query == "vulnerabilities" else db.info()

@@ -119,7 +119,7 @@ class VulnDB:
                     " FROM sources ORDER BY rowid"
                 )
             )
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, TypeError, ValueError) as exc:
             raise DbError(f"the vulnerability DB {path} is damaged ({exc}): {_REBUILD}") from None
         return DbInfo(schema_version=version, built_at=built_at, path=str(path), sources=sources)
 
@@ -180,10 +180,10 @@ class VulnDB:
                     result[vuln_id] = Vulnerability(
                         id=vuln_id,
                         description=description,
-                        aliases=tuple(json.loads(aliases)),
-                        urls=tuple(json.loads(urls)),
+                        aliases=_strings(json.loads(aliases)),
+                        urls=_strings(json.loads(urls)),
                     )
-                except ValueError as exc:
+                except (TypeError, ValueError) as exc:
                     raise self._damaged(exc) from None
         return result
 
@@ -224,3 +224,10 @@ class VulnDB:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    """A JSON list of strings from the DB, else the DB is damaged (raises ValueError)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of strings, found {value!r:.60}")
+    return tuple(value)

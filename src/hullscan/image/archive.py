@@ -21,16 +21,21 @@ import isal.igzip
 
 from hullscan.errors import SourceError
 from hullscan.image.source import (
-    INDEX_TYPES,
     MAX_METADATA_BYTES,
     ImageSource,
     Platform,
+    checked_digest,
+    json_list,
+    json_object,
     layers_from_config,
     parse_json,
     platform_of,
     select_manifest,
+    text_field,
+    verify_digest,
 )
 from hullscan.model import ArtifactInfo, Layer
+from hullscan.reference import parse_image_reference
 
 GZIP_MAGIC = b"\x1f\x8b"
 #: An outer gzip may inflate to at most this many times its size (image tars compress 2-10x;
@@ -181,8 +186,13 @@ class ArchiveImage(ImageSource):
             self._tmp = None
 
 
-def open_archive(path: Path, platform: Platform | None = None) -> ArchiveImage:
-    """Open a docker-save tar, an OCI layout dir or tar, gzip-wrapped or not."""
+def open_archive(
+    path: Path, platform: Platform | None = None, reference: str | None = None
+) -> ArchiveImage:
+    """Open a docker-save tar, an OCI layout dir or tar, gzip-wrapped or not.
+
+    `reference` picks one image of an archive that holds several (by RepoTag or ref.name).
+    """
     if not path.exists():
         raise SourceError(f"{path}: no such file or directory")
     tmp: Path | None = None
@@ -203,7 +213,7 @@ def open_archive(path: Path, platform: Platform | None = None) -> ArchiveImage:
                 shutil.rmtree(tmp, ignore_errors=True)
             raise
     try:
-        artifact, blobs = _describe(store, path, platform)
+        artifact, blobs = _describe(store, path, platform, reference)
     except BaseException:
         store.close()
         if tmp is not None:
@@ -232,31 +242,75 @@ def _inflate(src: Path, dest: Path) -> Path:
 
 
 def _describe(
-    store: _Store, path: Path, platform: Platform | None
+    store: _Store, path: Path, platform: Platform | None, reference: str | None
 ) -> tuple[ArtifactInfo, dict[str, str]]:
     if store.exists("manifest.json"):
-        return _describe_docker_save(store, path)
+        return _describe_docker_save(store, path, platform, reference)
     if store.exists("index.json") and store.exists("oci-layout"):
-        return _describe_oci_layout(store, path, platform)
+        return _describe_oci_layout(store, path, platform, reference)
     raise SourceError(
         f"{path} is neither a `docker save` archive (no manifest.json) "
         "nor an OCI image layout (no index.json and oci-layout)"
     )
 
 
-def _describe_docker_save(store: _Store, path: Path) -> tuple[ArtifactInfo, dict[str, str]]:
-    manifest = parse_json(store.read("manifest.json", "manifest.json"), f"{path}: manifest.json")
-    if not isinstance(manifest, list) or not manifest or not isinstance(manifest[0], dict):
-        raise SourceError(f"{path}: manifest.json does not describe any image")
-    entry = manifest[0]
-    config_name = entry.get("Config")
-    layer_names = entry.get("Layers")
-    if not isinstance(config_name, str) or not isinstance(layer_names, list):
-        raise SourceError(f"{path}: manifest.json entry lacks Config or Layers")
+def _same_image(reference: str, name: str) -> bool:
+    """Whether a RepoTag or ref.name denotes `reference` (`alpine` = docker.io/library/alpine)."""
+    if name == reference:
+        return True
+    try:
+        wanted, candidate = parse_image_reference(reference), parse_image_reference(name)
+    except SourceError:
+        return False
+    return wanted.name == candidate.name and (wanted.tag or "latest") == (candidate.tag or "latest")
+
+
+def _choose(candidates: list[tuple[tuple[str, ...], Any]], reference: str | None, what: str) -> Any:
+    """One image of an archive holding several: the one named by `reference`."""
+    if len(candidates) == 1 and reference is None:
+        return candidates[0][1]
+    if reference is not None:
+        named = [
+            item for names, item in candidates if any(_same_image(reference, n) for n in names)
+        ]
+        if len(named) == 1 or (named and len(candidates) == 1):
+            return named[0]
+        if not named and len(candidates) == 1:
+            return candidates[0][1]  # a single image answers to any name the user gives it
+    listed = ", ".join(n for names, _ in candidates for n in names) or "(untagged)"
+    raise SourceError(
+        f"{what} holds {len(candidates)} images ({listed}); "
+        "name one: hullscan image NAME --input PATH"
+    )
+
+
+def _describe_docker_save(
+    store: _Store, path: Path, platform: Platform | None, reference: str | None
+) -> tuple[ArtifactInfo, dict[str, str]]:
+    what = f"{path}: manifest.json"
+    manifest = json_list(parse_json(store.read("manifest.json", "manifest.json"), what), what)
+    entries = [json_object(e, f"{what} entry") for e in manifest]
+    if not entries:
+        raise SourceError(f"{what} does not describe any image")
+    tagged = []
+    for entry in entries:
+        tags = entry.get("RepoTags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise SourceError(f"{what}: RepoTags is not a list of names")
+        tagged.append((tuple(tags), entry))
+    entry = _choose(tagged, reference, str(path))
+    config_name = text_field(entry, "Config", what)
+    layer_names = json_list(entry.get("Layers"), f"{what}: Layers")
+    if not config_name:
+        raise SourceError(f"{what}: the image entry has no Config")
     config_bytes = store.read(config_name, "the image config")
-    config = parse_json(config_bytes, f"{path}: image config {config_name}")
-    if not isinstance(config, dict):
-        raise SourceError(f"{path}: image config is not a JSON object")
+    config = json_object(parse_json(config_bytes, f"{path}: image config"), f"{path}: image config")
+    if (
+        platform is not None
+        and platform_of(config)
+        and not platform_of(config).startswith(f"{platform.os}/{platform.architecture}")
+    ):
+        raise SourceError(f"{path}: the image is {platform_of(config)}, not {platform}")
     for name in layer_names:
         if not isinstance(name, str) or not store.exists(name):
             raise SourceError(f"{path}: layer {name!r} listed in manifest.json is missing")
@@ -264,14 +318,13 @@ def _describe_docker_save(store: _Store, path: Path) -> tuple[ArtifactInfo, dict
     sizes = [store.size(name) for name in layer_names]
     media = [""] * len(layer_names)
     layers = layers_from_config(config, digests, media, sizes, str(path))
-    tags = entry.get("RepoTags") or []
     artifact = ArtifactInfo(
         reference=str(path),
         kind="docker-archive",
         image_id="sha256:" + hashlib.sha256(config_bytes).hexdigest(),
-        repo_tags=tuple(str(t) for t in tags),
+        repo_tags=tuple(entry.get("RepoTags") or ()),
         platform=platform_of(config),
-        created=str(config.get("created", "")),
+        created=text_field(config, "created", f"{path}: image config"),
         layers=layers,
     )
     return artifact, {layer.diff_id: name for layer, name in zip(layers, layer_names, strict=True)}
@@ -284,61 +337,76 @@ def _blob_digest(name: str) -> str:
     return ""
 
 
-def _blob_name(digest: str) -> str:
-    algorithm, _, encoded = digest.partition(":")
-    if not algorithm or not encoded or "/" in encoded or ".." in encoded:
-        raise SourceError(f"invalid blob digest {digest!r}")
+def _blob_name(digest: str, what: str) -> str:
+    algorithm, _, encoded = checked_digest(digest, what).partition(":")
     return f"blobs/{algorithm}/{encoded}"
 
 
 def _read_blob(store: _Store, descriptor: dict[str, Any], what: str) -> bytes:
-    digest = descriptor.get("digest")
-    if not isinstance(digest, str):
-        raise SourceError(f"{what}: descriptor without a digest")
-    data = store.read(_blob_name(digest), what)
-    algorithm, _, expected = digest.partition(":")
-    if algorithm == "sha256" and hashlib.sha256(data).hexdigest() != expected:
-        raise SourceError(f"{what} {digest} is corrupt: its content does not match its digest")
+    digest = checked_digest(descriptor.get("digest"), what)
+    data = store.read(_blob_name(digest, what), what)
+    verify_digest(data, digest, what)
     return data
 
 
+def _ref_name(descriptor: dict[str, Any]) -> str:
+    annotations = descriptor.get("annotations")
+    if not isinstance(annotations, dict):
+        return ""
+    name = annotations.get("org.opencontainers.image.ref.name")
+    return name if isinstance(name, str) else ""
+
+
 def _describe_oci_layout(
-    store: _Store, path: Path, platform: Platform | None
+    store: _Store, path: Path, platform: Platform | None, reference: str | None
 ) -> tuple[ArtifactInfo, dict[str, str]]:
-    index = parse_json(store.read("index.json", "index.json"), f"{path}: index.json")
-    descriptor: dict[str, Any] = {"mediaType": "", "manifests": []}
-    manifest: Any = index
+    index = json_object(
+        parse_json(store.read("index.json", "index.json"), f"{path}: index.json"),
+        f"{path}: index.json",
+    )
+    top = [
+        json_object(d, f"{path}: index.json descriptor")
+        for d in json_list(index.get("manifests"), f"{path}: index.json manifests")
+    ]
+    named = sorted({_ref_name(d) for d in top} - {""})
+    descriptor: dict[str, Any] = {"manifests": top}
+    if reference is not None and len(named) > 1:
+        # several tagged images in one layout: the one the user named (tag-only ref.names too)
+        chosen = [
+            d for d in top if _same_image(reference, _ref_name(d)) or _ref_name(d) == reference
+        ]
+        if not chosen:
+            raise SourceError(f"{path} has no image named {reference} (it has: {', '.join(named)})")
+        descriptor = {"manifests": chosen}
+    manifest: dict[str, Any] = descriptor
     for _depth in range(4):  # index -> (nested index ->) manifest
-        if not isinstance(manifest, dict):
-            raise SourceError(f"{path}: malformed OCI index or manifest")
         if "manifests" not in manifest:
             break
-        descriptor = select_manifest(manifest.get("manifests") or [], platform, str(path))
+        descriptor = select_manifest(manifest.get("manifests"), platform, str(path))
         data = _read_blob(store, descriptor, f"{path}: manifest")
-        manifest = parse_json(data, f"{path}: manifest {descriptor.get('digest')}")
-        if descriptor.get("mediaType") not in INDEX_TYPES and "manifests" not in manifest:
-            break
-    if not isinstance(manifest, dict) or "layers" not in manifest:
+        manifest = json_object(parse_json(data, f"{path}: manifest"), f"{path}: manifest")
+    if "layers" not in manifest:
         raise SourceError(f"{path}: no image manifest found in the OCI layout")
-    config_desc = manifest.get("config")
-    if not isinstance(config_desc, dict):
-        raise SourceError(f"{path}: image manifest has no config")
+    config_desc = json_object(manifest.get("config"), f"{path}: manifest config")
     config_bytes = _read_blob(store, config_desc, f"{path}: image config")
-    config = parse_json(config_bytes, f"{path}: image config")
-    layer_descs = [d for d in manifest["layers"] if isinstance(d, dict)]
-    digests = [str(d.get("digest", "")) for d in layer_descs]
-    names = [_blob_name(d) for d in digests]
+    config = json_object(parse_json(config_bytes, f"{path}: image config"), f"{path}: config")
+    layer_descs = [
+        json_object(d, f"{path}: layer descriptor")
+        for d in json_list(manifest.get("layers"), f"{path}: manifest layers")
+    ]
+    digests = [checked_digest(d.get("digest"), f"{path}: layer") for d in layer_descs]
+    names = [_blob_name(d, f"{path}: layer") for d in digests]
     for name in names:
         if not store.exists(name):
             raise SourceError(f"{path}: layer blob {name} listed in the manifest is missing")
     layers = layers_from_config(
         config,
         digests,
-        [str(d.get("mediaType", "")) for d in layer_descs],
+        [text_field(d, "mediaType", f"{path}: layer") for d in layer_descs],
         [store.size(n) for n in names],
         str(path),
     )
-    ref_name = (descriptor.get("annotations") or {}).get("org.opencontainers.image.ref.name", "")
+    ref_name = _ref_name(descriptor) or next(iter(named), "") if len(named) <= 1 else ""
     artifact = ArtifactInfo(
         reference=str(path),
         kind="oci-layout",
@@ -346,7 +414,7 @@ def _describe_oci_layout(
         manifest_digest=str(descriptor.get("digest", "")),
         repo_tags=(ref_name,) if ref_name else (),
         platform=platform_of(config),
-        created=str(config.get("created", "")),
+        created=text_field(config, "created", f"{path}: image config"),
         layers=layers,
     )
     return artifact, {layer.diff_id: name for layer, name in zip(layers, names, strict=True)}

@@ -159,3 +159,13 @@ def test_empty_db_is_no_packages() -> None:
 )
 def test_wants(path: str, wanted: bool) -> None:
     assert analyzer.wants(path) is wanted
+
+
+def test_merged_usr_database_path_is_read() -> None:
+    from hullscan.analyze.os.apk import ApkAnalyzer
+
+    analyzer = ApkAnalyzer()
+    assert analyzer.wants("usr/lib/apk/db/installed")  # apk-tools 3, Wolfi/Chainguard usr-merge
+    assert analyzer.wants("lib/apk/db/installed")
+    result = analyzer.analyze("usr/lib/apk/db/installed", b"P:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n")
+    assert [(p.name, p.version) for p in result.packages] == [("musl", "1.2.5-r0")]

@@ -23,6 +23,9 @@ from hullscan.errors import AnalyzerError
 from hullscan.model import Package, PackageType
 
 INSTALLED_DB = "lib/apk/db/installed"
+#: apk-tools 3 and merged-/usr images (Wolfi, Chainguard) keep it under usr/lib.
+INSTALLED_DB_USR = "usr/lib/apk/db/installed"
+_PATHS = frozenset({INSTALLED_DB, INSTALLED_DB_USR})
 
 
 def parse_apk_installed(text: str, path: str) -> tuple[list[Package], list[str]]:
@@ -91,10 +94,10 @@ class ApkAnalyzer(Analyzer):
     """apk installed database (Alpine, Wolfi, Chainguard)."""
 
     name: ClassVar[str] = "apk"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def wants(self, path: str) -> bool:
-        return path == INSTALLED_DB
+        return path in _PATHS
 
     def analyze(self, path: str, content: bytes) -> AnalysisResult:
         text = content.decode("utf-8", errors="replace")

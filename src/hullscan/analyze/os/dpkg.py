@@ -32,6 +32,8 @@ from typing import ClassVar
 from hullscan.analyze.base import AnalysisResult, Analyzer, some_names
 from hullscan.errors import AnalyzerError
 from hullscan.model import Package, PackageType
+from hullscan.versions.base import VersionError
+from hullscan.versions.dpkg import parse_dpkg
 
 STATUS_FILE = "var/lib/dpkg/status"
 STATUS_DIR = "var/lib/dpkg/status.d/"
@@ -117,26 +119,27 @@ def iter_stanzas(text: str) -> Iterator[Stanza]:
 
 
 def dpkg_version_problem(version: str) -> str:
-    """Why dpkg would refuse this version string, or "" if it is well-formed."""
-    if not version:
-        return "empty version"
-    rest = version
-    if ":" in rest:
-        epoch, rest = rest.split(":", 1)
-        if not (epoch.isascii() and epoch.isdigit()):
-            return f"epoch {epoch!r} is not a number"
-    upstream = rest
-    if "-" in rest:
-        upstream, revision = rest.rsplit("-", 1)
-        if not revision:
-            return "empty revision"
-        if not set(revision) <= _REVISION_CHARS:
-            return "invalid character in revision"
-    if not upstream:
-        return "empty upstream version"
-    if not set(upstream) <= _UPSTREAM_CHARS:
-        return "invalid character in version"
+    """Why dpkg would refuse this version string, or "" if it would read it.
+
+    dpkg reads its status file with the lax version parser: characters outside the policy
+    set are only warned about and the package stays installed; only what parse_dpkg
+    rejects (empty parts, a non-numeric epoch, spaces) makes dpkg refuse the record.
+    """
+    try:
+        parse_dpkg(version)
+    except VersionError as exc:
+        return exc.reason
     return ""
+
+
+def lax_version_warning(version: str) -> str:
+    """A warning for characters dpkg accepts only leniently (as dpkg itself warns)."""
+    epoch, colon, rest = version.partition(":")
+    rest = rest if colon else epoch
+    upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "")
+    if set(upstream) <= _UPSTREAM_CHARS and set(revision) <= _REVISION_CHARS:
+        return ""
+    return f"invalid character in version {version!r} (kept, as dpkg does)"
 
 
 def parse_source(source: str, version: str) -> tuple[str, str]:
@@ -164,6 +167,7 @@ def parse_dpkg_status(text: str, path: str) -> tuple[list[Package], list[str]]:
     packages: list[Package] = []
     skipped: list[str] = []
     unknown_state: list[str] = []
+    lax_versions: list[str] = []
     stray: list[str] = []
     records = 0
     seen: set[tuple[str, str]] = set()
@@ -188,6 +192,8 @@ def parse_dpkg_status(text: str, path: str) -> tuple[list[Package], list[str]]:
             skipped.append(f"{name} (listed twice)")
             continue
         seen.add((name, arch))
+        if lax := lax_version_warning(version):
+            lax_versions.append(f"{name} ({lax})")
         source_name, source_version = parse_source(fields.get("source", "") or name, version)
         packages.append(
             Package(
@@ -212,6 +218,8 @@ def parse_dpkg_status(text: str, path: str) -> tuple[list[Package], list[str]]:
         warnings.append(f"ignored {len(stray)} malformed line(s), first: {stray[0]}")
     if unknown_state:
         warnings.append(f"unknown dpkg state for {some_names(unknown_state)}; counted as installed")
+    if lax_versions:
+        warnings.append(f"odd versions: {some_names(lax_versions)}")
     return packages, warnings
 
 

@@ -9,7 +9,7 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e .
 export HULLSCAN_CACHE_DIR="$PWD/build/demo-cache"
 .venv/bin/python examples/sample-image/build.py build/sample-image.tar >/dev/null
-.venv/bin/hullscan db build \
+.venv/bin/hullscan db build --only alpine --only debian \
   --source alpine=examples/feeds/alpine/v3.4 \
   --source debian=examples/feeds/debian/tracker-slice.json
 target="${1:-build/sample-image.tar}"

@@ -52,6 +52,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     built = e.run(
         "db",
         "build",
+        "--only",
+        "alpine",
+        "--only",
+        "debian",
         "--source",
         "alpine=examples/feeds/alpine/v3.4",
         "--source",

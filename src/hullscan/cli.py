@@ -15,23 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from hullscan import __version__
-from hullscan.db.builder import build_db
-from hullscan.db.feeds.registry import FEEDS, feed_names, get_feed
-from hullscan.db.location import default_db_path
+from hullscan.cache import LayerCache
+from hullscan.db.location import cache_root, default_db_path
 from hullscan.db.reader import VulnDB
 from hullscan.errors import HullscanError, PolicyError, ReportError
 from hullscan.image.archive import open_archive
@@ -41,6 +32,9 @@ from hullscan.policy import Policy, apply_policy, gate, load_clair_whitelist
 from hullscan.report.base import ReportOptions, merged_warnings
 from hullscan.report.registry import FORMATS, render
 from hullscan.scan import index, match
+
+if TYPE_CHECKING:  # imported where used: a warm rescan must not pay for them (issue 3)
+    from rich.progress import Progress, TaskID
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -276,6 +270,11 @@ class _LayerBars:
     help="clair-scanner whitelist YAML (generalwhitelist: and images: sections).",
 )
 @click.option("--show-suppressed", is_flag=True, help="List suppressed findings in the table.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Neither read nor write the per-layer cache (<cache-dir>/layers).",
+)
 @common_options
 def image_command(
     reference: str | None,
@@ -289,6 +288,7 @@ def image_command(
     ignore_unfixed: bool,
     whitelist: Path | None,
     show_suppressed: bool,
+    no_cache: bool,
     quiet: bool,
     log_file: Path | None,
     cache_dir: Path | None,
@@ -314,10 +314,19 @@ def image_command(
         log.info("hullscan %s scanning %s", __version__, input_path)
         started = datetime.now(UTC)
         with VulnDB.open(_db_path(db_path, cache_dir)) as db:
+            cache = None if no_cache else LayerCache(cache_root(cache_dir))
             with open_archive(input_path, platform) as source:
                 layers = source.artifact.layers
                 log.debug("image %s: %d layers", source.artifact.image_id, len(layers))
                 if ui.interactive:
+                    from rich.progress import (
+                        BarColumn,
+                        DownloadColumn,
+                        Progress,
+                        TextColumn,
+                        TimeElapsedColumn,
+                    )
+
                     with Progress(
                         TextColumn("{task.description}"),
                         BarColumn(),
@@ -326,9 +335,12 @@ def image_command(
                         console=ui.console,
                         transient=True,
                     ) as progress:
-                        inventory = index(source, progress=_LayerBars(progress, layers))
+                        bars = _LayerBars(progress, layers)
+                        inventory = index(source, progress=bars, cache=cache)
                 else:
-                    inventory = index(source)
+                    inventory = index(source, cache=cache)
+                if cache is not None:
+                    log.debug("layer cache %s: %s", cache.directory, cache.stats)
             log.info("%d packages, OS %s", len(inventory.packages), inventory.distro)
             report = match(inventory, db, started_at=started)
         image_ref = reference or (inventory.artifact.repo_tags or ("",))[0]
@@ -370,6 +382,16 @@ def _write_outputs(
 # -------------------------------------------------------------------------------- db
 
 
+class _FeedListOption(click.Option):
+    """`--only`, whose help lists the feeds without importing them for every command."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from hullscan.db.feeds.registry import feed_names
+
+        self.help = f"Build only these feeds (repeatable). Feeds: {', '.join(feed_names())}."
+        return super().get_help_record(ctx)
+
+
 @cli.group("db")
 def db_group() -> None:
     """Build and inspect the vulnerability DB."""
@@ -387,7 +409,8 @@ def db_group() -> None:
     "--only",
     multiple=True,
     metavar="NAME",
-    help=f"Build only these feeds (repeatable). Feeds: {', '.join(sorted(FEEDS))}.",
+    cls=_FeedListOption,
+    help="Build only these feeds (repeatable).",
 )
 @common_options
 def db_build(
@@ -399,6 +422,9 @@ def db_build(
     db_path: Path | None,
 ) -> None:
     """Build the vulnerability DB from the vendors' feeds (atomically replaces the old one)."""
+    from hullscan.db.builder import build_db  # httpx and every feed: only `db build` needs them
+    from hullscan.db.feeds.registry import FEEDS, feed_names, get_feed
+
     ui = _setup(quiet, log_file)
     overrides: dict[str, list[str]] = {}
     for value in sources:
@@ -423,6 +449,8 @@ def db_build(
         dest = _db_path(db_path, cache_dir)
         log.info("building %s from %s", dest, [(f.name, loc) for f, loc in plan])
         if ui.interactive:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
             with Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -469,6 +497,33 @@ def db_status(
     click.echo("namespaces:")
     for namespace, count in sorted(counts.items()):
         click.echo(f"  {namespace:<20} {count:>8}")
+
+
+# ----------------------------------------------------------------------------- cache
+
+
+@cli.group("cache")
+def cache_group() -> None:
+    """Manage the per-layer analysis cache."""
+
+
+@cache_group.command("clean")
+@common_options
+def cache_clean(
+    quiet: bool, log_file: Path | None, cache_dir: Path | None, db_path: Path | None
+) -> None:
+    """Empty the per-layer cache (the vulnerability DB is kept)."""
+    ui = _setup(quiet, log_file)
+    with _errors(ui):
+        cache = LayerCache(cache_root(cache_dir))
+        removed = cache.clean()
+        log.info("removed %s from %s", removed, cache.directory)
+    if not quiet:
+        plural = "s" * (removed.entries != 1)
+        click.echo(
+            f"removed {removed.entries} cached layer{plural} "
+            f"({removed.bytes / 1e6:.1f} MB) from {cache.directory}"
+        )
 
 
 def main() -> None:

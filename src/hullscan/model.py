@@ -114,6 +114,9 @@ class Package:
     purl: str = ""
     layer: str = ""
     paths: tuple[str, ...] = ()
+    #: rpm MODULARITYLABEL (name:stream:version:context); modular advisories only match it
+    modularity_label: str = ""
+    vendor: str = ""
 
     @property
     def key(self) -> tuple[str, str, str]:

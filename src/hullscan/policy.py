@@ -10,19 +10,22 @@ takes values, never command-line arguments. Its rules:
   `suppressed_by` naming the rule (`whitelist:image:<key>`, `whitelist:general`,
   `ignore-unfixed`). Suppressed findings never fail the gate, and reports show or count
   them, so an accepted risk stays visible and auditable.
-- `gate` fails when an active finding is at or above `fail_on`.
+- `gate` fails when an active finding is at or above `fail_on`, or, with `fail_on_eol`,
+  when the scanned OS release was past its end of life on the scan day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import yaml
 
+from hullscan.distros import eol_reached
 from hullscan.errors import PolicyError
 from hullscan.model import Finding, FixStatus, ScanReport, Severity
 from hullscan.reference import (
@@ -40,6 +43,10 @@ RULE_WHITELIST_GENERAL = "whitelist:general"
 RULE_WHITELIST_IMAGE_PREFIX = "whitelist:image:"
 
 _WHITELIST_KEYS = ("generalwhitelist", "images")
+
+# report.meta key of the scan's start (report.base.META_STARTED_AT, set by scan.match);
+# spelled out because the report package depends on this module, not the reverse.
+_SCAN_STARTED_AT = "started_at"
 
 
 @dataclass(frozen=True)
@@ -240,6 +247,7 @@ class Policy:
     ignore_unfixed: bool = False
     whitelist: ClairWhitelist | None = None
     min_severity: Severity | None = None
+    fail_on_eol: bool = False
 
 
 @dataclass(frozen=True)
@@ -313,11 +321,35 @@ def apply_policy(report: ScanReport, policy: Policy, image_ref: str) -> ScanRepo
     return replace(report, findings=tuple(kept), meta={**report.meta, META_KEY: outcome})
 
 
+def scan_day(report: ScanReport) -> date:
+    """The UTC day the scan started (report.meta), today when the report does not say."""
+    started = report.meta.get(_SCAN_STARTED_AT)
+    if isinstance(started, str):
+        try:
+            started = datetime.fromisoformat(started)
+        except ValueError:
+            started = None
+    if isinstance(started, datetime):
+        return (started if started.tzinfo is None else started.astimezone(UTC)).date()
+    return datetime.now(UTC).date()
+
+
+def end_of_life(report: ScanReport) -> date | None:
+    """The end-of-life date the scanned OS release had passed on the scan day, or None.
+
+    Decided from the detected distro and the scan day, never from warning text.
+    """
+    return eol_reached(report.inventory.distro, scan_day(report))
+
+
 def gate(report: ScanReport, policy: Policy) -> bool:
-    """True when the build should fail: an active finding at or above `fail_on`.
+    """True when the build should fail: an active finding at or above `fail_on`, or an
+    end-of-life OS when `fail_on_eol` is set.
 
     Pass the report returned by apply_policy; suppressed findings never fail.
     """
+    if policy.fail_on_eol and end_of_life(report) is not None:
+        return True
     if policy.fail_on is None:
         return False
     threshold = policy.fail_on
@@ -342,10 +374,12 @@ __all__ = [
     "Policy",
     "PolicyOutcome",
     "apply_policy",
+    "end_of_life",
     "failing_findings",
     "gate",
     "load_clair_whitelist",
     "parse_clair_whitelist",
     "policy_outcome",
+    "scan_day",
     "suppression_rule",
 ]

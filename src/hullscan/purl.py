@@ -6,7 +6,17 @@ from packageurl import PackageURL
 
 from hullscan.model import Distro, Package, PackageType
 
-_NAMESPACE = {"debian": "debian", "ubuntu": "ubuntu", "alpine": "alpine"}
+#: purl namespaces by os-release ID (the vendor, per purl-spec's deb/apk/rpm types)
+_NAMESPACE = {
+    "rhel": "redhat",
+    "centos": "centos",
+    "rocky": "rocky",
+    "almalinux": "almalinux",
+    "ol": "oracle",
+    "amzn": "amazon",
+    "sles": "suse",
+    "opensuse-leap": "opensuse",
+}
 
 
 def purl_for(pkg: Package, distro: Distro | None) -> str:
@@ -20,14 +30,22 @@ def purl_for(pkg: Package, distro: Distro | None) -> str:
         release = distro.version_id or distro.codename or distro.channel
         if release:
             qualifiers["distro"] = f"{distro.id}-{release}"
+    version = pkg.version
     if pkg.type is PackageType.DEB and pkg.source_name and pkg.source_name != pkg.name:
         qualifiers["upstream"] = pkg.source_name
+    if pkg.type is PackageType.RPM:
+        # purl-spec: an rpm epoch is the `epoch` qualifier, the version stays version-release
+        epoch, sep, rest = version.partition(":")
+        if sep and epoch.isdigit():
+            qualifiers["epoch"], version = epoch, rest
+        if pkg.modularity_label:
+            qualifiers["rpmmod"] = pkg.modularity_label
     return str(
         PackageURL(
             type=pkg.type.value,
             namespace=namespace or None,
             name=pkg.name,
-            version=pkg.version,
+            version=version,
             qualifiers=qualifiers or None,
         )
     )

@@ -14,6 +14,7 @@ from typing import BinaryIO, cast
 
 from hullscan.analyze.base import Analyzer
 from hullscan.analyze.registry import default_analyzers
+from hullscan.cache import LayerCache
 from hullscan.db.reader import VulnDB
 from hullscan.image.source import ImageSource
 from hullscan.image.walker import LayerResult, walk_layer
@@ -25,6 +26,8 @@ from hullscan.report.base import META_FINISHED_AT, META_STARTED_AT
 #: Decompression and hashing release the GIL, so a few layers in flight use the cores.
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
+_DRAIN_CHUNK = 1024 * 1024
+
 LayerProgress = Callable[[Layer, int], None]
 
 
@@ -34,31 +37,64 @@ def index(
     *,
     workers: int = DEFAULT_WORKERS,
     progress: LayerProgress | None = None,
+    cache: LayerCache | None = None,
 ) -> Inventory:
-    """Walk every layer (concurrently) and stack the results in layer order."""
+    """Walk every layer (concurrently) and stack the results in layer order.
+
+    With a cache, a layer whose result is cached is not opened at all; a walked layer is
+    stored only after walk_layer verified its diff_id, so nothing partial is ever cached.
+    """
     chosen = tuple(analyzers) if analyzers is not None else default_analyzers()
     layers = source.artifact.layers
+    results: dict[int, LayerResult] = {}
+    if cache is not None:
+        for layer in layers:
+            hit = cache.get(layer, chosen)
+            if hit is not None:
+                results[layer.index] = hit
+                if progress is not None:
+                    progress(layer, layer.size)
+    todo = [layer for layer in layers if layer.index not in results]
 
     def walk(layer: Layer) -> LayerResult:
-        with source.open_layer(layer) as blob:
+        with source.open_layer(layer) as opened:
+            blob = opened
             if progress is not None:
-                blob = cast(BinaryIO, _Counting(blob, lambda n: progress(layer, n)))
-            return walk_layer(blob, layer, chosen)
+                blob = cast(BinaryIO, _Counting(opened, lambda n: progress(layer, n)))
+            result = walk_layer(blob, layer, chosen)
+            _drain(blob)
+        if cache is not None:
+            cache.put(layer, result, chosen)
+        return result
 
     applier = Applier()
-    if workers <= 1 or len(layers) <= 1:
+    if workers <= 1 or len(todo) <= 1:
         for layer in layers:
-            applier.apply(layer.index, walk(layer))
+            applier.apply(layer.index, results.get(layer.index) or walk(layer))
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="layer") as pool:
-            futures: list[Future[LayerResult]] = [pool.submit(walk, layer) for layer in layers]
+            # biggest blobs first: the last layer to finish bounds the wall time
+            by_size = sorted(todo, key=lambda layer: -layer.size)
+            futures: dict[int, Future[LayerResult]] = {
+                layer.index: pool.submit(walk, layer) for layer in by_size
+            }
             try:
-                for layer, future in zip(layers, futures, strict=True):
-                    applier.apply(layer.index, future.result())
+                for layer in layers:
+                    result = results.get(layer.index)
+                    if result is None:
+                        result = futures[layer.index].result()
+                    applier.apply(layer.index, result)
             finally:
-                for future in futures:
+                for future in futures.values():
                     future.cancel()
     return applier.inventory(source.artifact)
+
+
+def _drain(blob: BinaryIO) -> None:
+    """Read a blob to its end: sources that verify the blob digest at EOF (registries) then
+    always do. After a walk this is usually one empty read."""
+    while blob.read(_DRAIN_CHUNK):
+        pass
 
 
 class _Counting(io.RawIOBase):

@@ -34,10 +34,10 @@ import subprocess
 import tarfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 DEFAULT_SUITE = "bookworm"
 MIRROR_ENV = "HULLSCAN_DEBIAN_MIRROR"
@@ -103,7 +103,9 @@ class BuiltImage:
     layer_states: list[dict[Key, PkgRow]]
     #: ... and packages left in `config-files` state, by name.
     config_files: list[list[str]]
-    build_seconds: float | None = None  # None when served from the cache
+    build_seconds: float | None = None  # of the build that made it (cached or not)
+    cached: bool = False
+    debootstrap_seconds: float | None = None  # None when the rootfs was reused
     log_path: Path | None = None
 
 
@@ -125,10 +127,15 @@ class InventoryDiff:
         lines += [f"extra: {_fmt(r)}" for r in self.extra]
         lines += [f"differs: oracle {_fmt(a)} / tool {_fmt(b)}" for a, b in self.changed]
         lines += [
-            f"layer: {name} expected layer {want}, got {got}"
+            f"layer: {name} came with layer {_nth(want)}, attributed to layer {_nth(got)}"
             for name, want, got in self.misattributed
         ]
         return "\n".join(lines) or "identical"
+
+
+def _nth(index: int | None) -> str:
+    """1-based layer number for people; `?` when the tool named no known layer."""
+    return "?" if index is None else str(index + 1)
 
 
 def _fmt(row: PkgRow) -> str:
@@ -231,7 +238,7 @@ def dpkg_query(root: Path) -> tuple[dict[Key, PkgRow], list[str]]:
     return installed, sorted(config_files)
 
 
-def expected_layers(states: list[Mapping[Key, PkgRow]]) -> dict[Key, int]:
+def expected_layers(states: Sequence[Mapping[Key, PkgRow]]) -> dict[Key, int]:
     """For each package of the last state, the layer that introduced its installed version.
 
     That is the first layer of the final unbroken run of layers in which the package was
@@ -321,13 +328,13 @@ def default_steps(suite: str, security_mirror: str) -> list[Step]:
         Step(
             "apt-get purge curl tzdata && apt-get remove e2fsprogs",
             "apt-get purge -y -qq curl tzdata\n"
-            "apt-get remove -y -qq e2fsprogs\n"
+            "apt-get remove -y -qq --allow-remove-essential e2fsprogs\n"
             "rm -rf /var/cache/apt/*.bin\n",
         ),
     ]
 
 
-def _run(cmd: list[str], log: io.TextIOBase | None, **kwargs: Any) -> None:
+def _run(cmd: list[str], log: TextIO | None, **kwargs: Any) -> None:
     if log is not None:
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
@@ -347,7 +354,7 @@ def remove_tree(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _proc_mounted(root: Path, log: io.TextIOBase | None) -> Iterator[None]:
+def _proc_mounted(root: Path, log: TextIO | None) -> Iterator[None]:
     target = root / "proc"
     target.mkdir(exist_ok=True)
     mounted = (
@@ -367,7 +374,7 @@ def _proc_mounted(root: Path, log: io.TextIOBase | None) -> Iterator[None]:
                 subprocess.run(["umount", "-l", str(target)], check=False)
 
 
-def run_in_chroot(root: Path, script: str, log: io.TextIOBase | None) -> None:
+def run_in_chroot(root: Path, script: str, log: TextIO | None) -> None:
     env = {"PATH": _CHROOT_PATH, "HOME": "/root", "LC_ALL": "C.UTF-8"}
     env["DEBIAN_FRONTEND"] = "noninteractive"
     env.update({k: os.environ[k] for k in _PASSED_ENV if k in os.environ})
@@ -386,11 +393,16 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def debootstrap_rootfs(directory: Path, suite: str, mirror: str, log: io.TextIOBase) -> Path:
+def _rootfs_ready(directory: Path, mirror: str) -> bool:
+    marker = directory / "rootfs.ok"
+    return marker.is_file() and marker.read_text() == mirror and (directory / "rootfs").is_dir()
+
+
+def debootstrap_rootfs(directory: Path, suite: str, mirror: str, log: TextIO) -> Path:
     """`debootstrap --variant=minbase SUITE DIR MIRROR`, once; reused while its marker exists."""
     rootfs = directory / "rootfs"
     marker = directory / "rootfs.ok"
-    if marker.is_file() and marker.read_text() == mirror and rootfs.is_dir():
+    if _rootfs_ready(directory, mirror):
         return rootfs
     remove_tree(rootfs)
     marker.unlink(missing_ok=True)
@@ -434,20 +446,32 @@ def build_debian_image(
                 image = _from_meta(image_dir, meta)
                 if all(p.exists() for p in (image.oci_tar, image.docker_tar, image.final_rootfs)):
                     say(f"using the cached image in {image_dir}")
+                    image.build_seconds = meta.get("build_seconds")
+                    image.debootstrap_seconds = meta.get("debootstrap_seconds")
+                    image.cached = True
                     return image
         _tools()
         check_prerequisites(mirror, suite)
         started = time.monotonic()
         if rebuild:
             remove_tree(directory / "rootfs")
+            (directory / "rootfs.ok").unlink(missing_ok=True)
         remove_tree(image_dir)
         image_dir.mkdir(parents=True)
         log_path = directory / "build.log"
         with log_path.open("w") as log:
             say(f"debootstrap {suite} from {mirror} (log: {log_path})")
-            rootfs = debootstrap_rootfs(directory, suite, mirror, log)
-            image = _stack_layers(image_dir, rootfs, suite, steps, say, log)
+            try:
+                reused = _rootfs_ready(directory, mirror)
+                rootfs = debootstrap_rootfs(directory, suite, mirror, log)
+                bootstrapped = time.monotonic()
+                image = _stack_layers(image_dir, rootfs, suite, steps, say, log)
+            except RuntimeError as exc:
+                log.flush()
+                tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+                raise RuntimeError(f"{exc}\n--- last lines of {log_path}:\n{tail}") from None
         image.build_seconds = time.monotonic() - started
+        image.debootstrap_seconds = None if reused else bootstrapped - started
         image.log_path = log_path
         meta = _to_meta(image, recipe)
         meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True))
@@ -455,7 +479,7 @@ def build_debian_image(
 
 
 def _stack_layers(
-    image_dir: Path, rootfs: Path, suite: str, steps: list[Step], say: Log, log: io.TextIOBase
+    image_dir: Path, rootfs: Path, suite: str, steps: list[Step], say: Log, log: TextIO
 ) -> BuiltImage:
     layout, bundle, final = image_dir / "oci", image_dir / "bundle", image_dir / "final"
     ref = f"{layout}:{suite}"
@@ -502,6 +526,7 @@ def _to_meta(image: BuiltImage, recipe: str) -> dict[str, Any]:
         "states": [[list(_astuple(r)) for r in s.values()] for s in image.layer_states],
         "config_files": image.config_files,
         "build_seconds": image.build_seconds,
+        "debootstrap_seconds": image.debootstrap_seconds,
     }
 
 

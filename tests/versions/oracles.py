@@ -1,9 +1,9 @@
-"""Real tools as version oracles: apt's apt_pkg and dpkg itself.
+"""Real tools as version oracles: apt's apt_pkg, dpkg itself and python3-rpm.
 
-python3-apt imports only in Debian's own /usr/bin/python3, not in our venv, so the apt
-oracle is one long-lived /usr/bin/python3 process answering JSON lines: each request is
-a list of [a, b] pairs, each answer the list of signs of apt_pkg.version_compare(a, b).
-One process serves a whole test module, so hypothesis can ask per example cheaply.
+python3-apt and python3-rpm import only in Debian's own /usr/bin/python3, not in our venv,
+so each oracle is one long-lived /usr/bin/python3 process answering JSON lines: each
+request is a batch of comparisons, each answer the list of their signs. One process
+serves a whole test module, so hypothesis can ask per example cheaply.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 
@@ -138,3 +139,129 @@ def dpkg_compare_many(pairs: Sequence[tuple[str, str]]) -> list[int | str]:
     out = done.stdout.split()
     assert len(out) == len(pairs), done.stderr
     return [v if v == "error" else int(v) for v in out]
+
+
+# rpm.labelCompare((e, v, r), (e, v, r)) per pair ("label"), or on strings parsed by rpm's
+# own parseEVR through rpm.ver ("evr"); "parse" returns rpm.ver's (e, v, r) per string;
+# "header" decodes header blobs (hex) with rpm.hdr, rpm's own headerImport.
+_RPM_SERVER = r"""
+import json, sys
+try:
+    import rpm
+except Exception as exc:
+    print(json.dumps({"error": "%s: %s" % (type(exc).__name__, exc)}), flush=True)
+    raise SystemExit(0)
+print(json.dumps({"ready": rpm.__version__}), flush=True)
+
+def evr(text):
+    v = rpm.ver(text)
+    return (v.e, v.v, v.r)
+
+def sign(r):
+    return (r > 0) - (r < 0)
+
+TAGS = ("name", "epoch", "version", "release", "arch", "sourcerpm", "vendor",
+        "modularitylabel")
+
+def header(blob):
+    try:
+        h = rpm.hdr(blob)
+    except Exception as exc:
+        return {"error": str(exc)}
+    return {tag: h[tag] for tag in TAGS}
+
+for line in sys.stdin:
+    request = json.loads(line)
+    op, items = request["op"], request["items"]
+    if op == "label":
+        out = [sign(rpm.labelCompare(tuple(a), tuple(b))) for a, b in items]
+    elif op == "evr":
+        out = [sign(rpm.labelCompare(evr(a), evr(b))) for a, b in items]
+    elif op == "header":
+        out = [header(bytes.fromhex(blob)) for blob in items]
+    else:
+        out = [list(evr(text)) for text in items]
+    print(json.dumps(out), flush=True)
+"""
+
+#: (epoch, version, release) as labelCompare takes it; None is a missing part.
+Label = tuple[str | None, str | None, str | None]
+
+
+class RpmOracle:
+    """python3-rpm's labelCompare and rpm.ver in one /usr/bin/python3 subprocess."""
+
+    def __init__(self, python: Path = DEBIAN_PYTHON) -> None:
+        if not python.exists():
+            raise OracleUnavailable(f"{python} not found (Debian's python3 with python3-rpm)")
+        self._proc = subprocess.Popen(
+            [str(python), "-c", _RPM_SERVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        hello = json.loads(self._readline())
+        if "error" in hello:
+            self.close()
+            raise OracleUnavailable(
+                f"{python} cannot import rpm ({hello['error']}); install python3-rpm"
+            )
+        self.rpm_version: str = hello["ready"]
+
+    def _readline(self) -> str:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"rpm oracle exited (code {self._proc.poll()})")
+        return line
+
+    def _ask(self, op: str, items: Sequence[Any]) -> list[Any]:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps({"op": op, "items": items}) + "\n")
+        self._proc.stdin.flush()
+        answer: list[Any] = json.loads(self._readline())
+        assert len(answer) == len(items)
+        return answer
+
+    def label_compare_many(self, pairs: Sequence[tuple[Label, Label]]) -> list[int]:
+        """Sign of rpm.labelCompare(a, b) for every pair of (e, v, r) tuples."""
+        return self._ask("label", [[list(a), list(b)] for a, b in pairs])
+
+    def compare_many(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
+        """labelCompare of two "[e:]v[-r]" strings split by rpm itself (rpm.ver)."""
+        return self._ask("evr", [list(p) for p in pairs])
+
+    def compare(self, a: str, b: str) -> int:
+        return self.compare_many([(a, b)])[0]
+
+    def parse_many(self, versions: Sequence[str]) -> list[Label]:
+        """(e, v, r) as rpm's parseEVR splits each non-empty string."""
+        return [(e, v, r) for e, v, r in self._ask("parse", list(versions))]
+
+    def read_headers(self, blobs: Sequence[bytes]) -> list[dict[str, Any]]:
+        """rpm.hdr(blob)'s name, epoch, version, release, arch, sourcerpm, vendor and
+        modularitylabel per blob (None for a missing tag), or {"error": why}."""
+        return self._ask("header", [blob.hex() for blob in blobs])
+
+    def close(self) -> None:
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+    def __enter__(self) -> RpmOracle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

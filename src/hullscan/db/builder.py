@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from hullscan.db.feeds.base import Feed, Record
-from hullscan.db.fetch import DEFAULT_TIMEOUT, fetch, fingerprint, is_url
+from hullscan.db.fetch import DEFAULT_TIMEOUT, fetch, fetch_text, fingerprint, is_url
 from hullscan.db.schema import APPLICATION_ID, INDEXES, SCHEMA_VERSION, TABLES
 from hullscan.errors import DbError, FeedError
 from hullscan.model import Advisory, AffectedRange, DbInfo, SourceInfo, Vulnerability
@@ -174,8 +174,13 @@ def _fetch_all(
     """All files of one feed, plus downloaded-path -> URL so errors can name the URL."""
     files: list[Path] = []
     origins: dict[str, str] = {}
-    for index, location in enumerate(locations):
+    for index, given in enumerate(locations):
         try:
+            location = given
+            if is_url(given):
+                location = feed.resolve_location(
+                    given, lambda url: fetch_text(url, timeout=min(timeout, 60.0))
+                )
             got = fetch(location, work / str(index), feed.file_patterns, timeout=timeout)
         except FeedError as exc:
             raise FeedError(f"{feed.name} feed: {exc}") from None

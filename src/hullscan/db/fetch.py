@@ -55,6 +55,20 @@ def fetch(
     return _local(Path(location).expanduser(), patterns)
 
 
+def fetch_text(url: str, *, timeout: float = DEFAULT_TIMEOUT, limit: int = 1 << 20) -> str:
+    """A small text document (a pointer or an index page), read whole; at most `limit` bytes."""
+    try:
+        with httpx.Client(timeout=timeout, headers={"User-Agent": _USER_AGENT}) as client:
+            response = client.get(url, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        raise FeedError(f"cannot fetch {url}: {exc}") from None
+    if response.status_code != 200:
+        raise FeedError(f"cannot fetch {url}: HTTP {response.status_code}")
+    if len(response.content) > limit:
+        raise FeedError(f"cannot fetch {url}: larger than {limit} bytes")
+    return response.text
+
+
 def fingerprint(files: Sequence[Path]) -> str:
     """sha256 over the files' bytes in the given order: equal inputs, equal fingerprint."""
     digest = hashlib.sha256()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
-
 CACHE_ENV = "HULLSCAN_CACHE_DIR"
 DB_FILE = Path("db") / "hullscan.db"
 
@@ -18,6 +16,8 @@ def cache_root(cache_dir: Path | None = None) -> Path:
     env = os.environ.get(CACHE_ENV, "").strip()
     if env:
         return Path(env).expanduser()
+    import platformdirs  # only when no directory is given: not on every CLI start-up
+
     return Path(platformdirs.user_cache_dir("hullscan", appauthor=False))
 
 

@@ -12,16 +12,15 @@ import hashlib
 import io
 import logging
 import posixpath
-import tarfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
-import isal.igzip
-import zstandard
+from isal import isal_zlib
 
 from hullscan.analyze.base import AnalysisResult, Analyzer
 from hullscan.errors import SourceError
+from hullscan.image.tarstream import Member, TarFormatError, TarStream
 from hullscan.model import Layer
 
 log = logging.getLogger(__name__)
@@ -32,9 +31,15 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: A layer that inflates past this is treated as a decompression bomb.
 DEFAULT_MAX_LAYER_BYTES = 32 * 1024**3
+#: Compressed bytes per read, and the most uncompressed bytes one step produces.
 _READ_CHUNK = 1024 * 1024
+_OUT_CHUNK = 4 * 1024 * 1024
+#: How much of a broken blob is still read to let its source report a digest mismatch.
+_MAX_ERROR_DRAIN = 512 * 1024 * 1024
 #: zstd frames asking for a larger window than this are refused (memory bound).
 _ZSTD_MAX_WINDOW = 1 << 27
+#: Bump when walk_layer's result for the same layer and analyzers changes (cache key).
+WALK_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,18 @@ class LayerResult:
 
 def normalize_path(name: str) -> str:
     """Path relative to the image root; `..` cannot climb above the root."""
+    # fast path for the names nearly every layer has: `usr/bin/x`, `./usr/bin/x`, `usr/`
+    plain = name[2:] if name.startswith("./") else name
+    if plain.endswith("/"):
+        plain = plain[:-1]
+    if (
+        plain
+        and plain[0] not in "./"
+        and "/." not in plain
+        and "//" not in plain
+        and "\\" not in plain
+    ):
+        return plain
     parts: list[str] = []
     for part in name.replace("\\", "/").split("/"):
         if part in ("", "."):
@@ -77,43 +94,127 @@ def normalize_path(name: str) -> str:
     return "/".join(parts)
 
 
-class _HashingReader(io.RawIOBase):
-    """Counts and hashes everything read through it; enforces the size bound."""
+def layer_label(layer: Layer) -> str:
+    """How warnings and errors name a layer: its 1-based position and a short diff_id."""
+    return f"layer {layer.index + 1} ({layer.diff_id[:19]})"
 
-    def __init__(self, inner: BinaryIO, limit: int) -> None:
-        self.inner = inner
-        self.sha256 = hashlib.sha256()
-        self.count = 0
-        self.limit = limit
+
+def _read_some(blob: BinaryIO, size: int) -> bytes:
+    return blob.read(size) or b""
+
+
+def _inflated(blob: BinaryIO) -> Iterator[bytes]:
+    """The tar stream inside a blob as chunks, whichever of tar, gzip or zstd it is (by magic
+    bytes: media types lie in docker-save archives). Each chunk is at most _OUT_CHUNK bytes,
+    which bounds memory however well the blob compresses."""
+    head = _read_some(blob, _READ_CHUNK)
+    while 0 < len(head) < 4:  # short reads from a network stream
+        more = _read_some(blob, _READ_CHUNK)
+        if not more:
+            break
+        head += more
+    if head.startswith(GZIP_MAGIC):
+        return _gunzip(blob, head)
+    if head[:4] == ZSTD_MAGIC:
+        return _unzstd(blob, head)
+    return _plain(blob, head)
+
+
+def _plain(blob: BinaryIO, head: bytes) -> Iterator[bytes]:
+    chunk = head
+    while chunk:
+        yield chunk
+        chunk = _read_some(blob, _READ_CHUNK)
+
+
+def _gunzip(blob: BinaryIO, pending: bytes) -> Iterator[bytes]:
+    """gzip members one after another (zero padding between or after them is allowed)."""
+    inflater = isal_zlib.decompressobj(wbits=31)
+    while True:
+        if not pending:
+            pending = _read_some(blob, _READ_CHUNK)
+            if not pending:
+                tail = inflater.flush()
+                if tail:
+                    yield tail
+                if not inflater.eof:
+                    raise EOFError("compressed data ends before the end-of-stream marker")
+                return
+        out = inflater.decompress(pending, _OUT_CHUNK)
+        pending = inflater.unconsumed_tail
+        if out:
+            yield out
+        if inflater.eof:
+            rest = inflater.unused_data.lstrip(b"\0") + pending
+            while len(rest) < 2:
+                more = _read_some(blob, _READ_CHUNK)
+                if not more:
+                    break
+                rest = (rest + more).lstrip(b"\0")
+            if not rest:
+                return
+            if not rest.startswith(GZIP_MAGIC):
+                raise OSError("trailing garbage after the gzip data")
+            inflater, pending = isal_zlib.decompressobj(wbits=31), rest
+
+
+class _Prefixed(io.RawIOBase):
+    """The bytes already read for sniffing, then the rest of the blob."""
+
+    def __init__(self, head: bytes, blob: BinaryIO) -> None:
+        self.head = head
+        self.blob = blob
 
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            data = self.head if size < 0 else self.head[:size]
+            self.head = self.head[len(data) :]
+            return data
+        return _read_some(self.blob, size if size >= 0 else _READ_CHUNK)
+
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        data = self.inner.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.sha256.update(data)
-        self.count += n
-        if self.count > self.limit:
-            raise SourceError(f"layer inflates to more than {self.limit} bytes; refusing")
-        return n
-
-    def drain(self) -> None:
-        while self.read(_READ_CHUNK):
-            pass
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
-def decompressed(blob: BinaryIO) -> BinaryIO:
-    """The tar stream inside a blob, whichever of tar, gzip or zstd it is (by magic bytes)."""
-    buffered: Any = io.BufferedReader(blob, buffer_size=_READ_CHUNK)
-    magic = buffered.peek(4)[:4]
-    if magic.startswith(GZIP_MAGIC):
-        return cast(BinaryIO, isal.igzip.IGzipFile(fileobj=buffered, mode="rb"))  # type: ignore[no-untyped-call]
-    if magic == ZSTD_MAGIC:
-        dctx = zstandard.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW)
-        return cast(BinaryIO, dctx.stream_reader(buffered, read_across_frames=True))
-    return cast(BinaryIO, buffered)
+def _unzstd(blob: BinaryIO, head: bytes) -> Iterator[bytes]:
+    import zstandard  # zstd layers are rare; importing it costs every CLI start-up ~10 ms
+
+    dctx = zstandard.ZstdDecompressor(max_window_size=_ZSTD_MAX_WINDOW)
+    reader = dctx.stream_reader(
+        cast(BinaryIO, _Prefixed(head, blob)),
+        read_size=_READ_CHUNK,
+        read_across_frames=True,
+        closefd=False,
+    )
+    try:
+        while chunk := reader.read(_OUT_CHUNK):
+            yield chunk
+    except zstandard.ZstdError as exc:
+        raise _ZstdError(str(exc)) from None
+
+
+class _Hashed:
+    """Counts and hashes the uncompressed stream as the tar reader pulls it; enforces the
+    size bound against decompression bombs."""
+
+    def __init__(self, chunks: Iterator[bytes], limit: int) -> None:
+        self.chunks = chunks
+        self.sha256 = hashlib.sha256()
+        self.count = 0
+        self.limit = limit
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.count += len(chunk)
+            if self.count > self.limit:
+                raise SourceError(f"layer inflates to more than {self.limit} bytes; refusing")
+            self.sha256.update(chunk)
+            yield chunk
 
 
 def walk_layer(
@@ -123,21 +224,28 @@ def walk_layer(
     *,
     max_layer_bytes: int = DEFAULT_MAX_LAYER_BYTES,
 ) -> LayerResult:
-    """Stream a layer blob once and run each analyzer on the files it wants."""
-    where = f"layer {layer.index + 1} ({layer.diff_id[:19]})"
-    reader = _HashingReader(decompressed(blob), max_layer_bytes)
+    """Stream a layer blob once and run each analyzer on the files it wants.
+
+    The blob is not closed (the caller owns it). The whole uncompressed stream, including
+    anything after the tar's end, is hashed and must match the layer's diff_id.
+    """
+    where = layer_label(layer)
     walker = _Walk(analyzers, where)
     try:
-        with tarfile.open(fileobj=io.BufferedReader(reader, _READ_CHUNK), mode="r|") as tar:
-            for member in tar:
-                walker.entry(tar, member)
-        reader.drain()
+        hashed = _Hashed(_inflated(blob), max_layer_bytes)
+        chunks = iter(hashed)
+        tar = TarStream(chunks)
+        for member in tar.members():
+            walker.entry(tar, member)
+        for _rest in chunks:  # drain: the diff_id covers the padding after the tar too
+            pass
     except SourceError as exc:
         raise SourceError(f"{where}: {exc}") from None
-    except (tarfile.TarError, EOFError, OSError, zstandard.ZstdError, ValueError) as exc:
+    except (TarFormatError, EOFError, OSError, ValueError, _ZstdError) as exc:
+        _source_error_first(blob, where)
         raise SourceError(f"{where} is truncated or corrupt: {exc}") from None
     algorithm, _, expected = layer.diff_id.partition(":")
-    if algorithm == "sha256" and reader.sha256.hexdigest() != expected:
+    if algorithm == "sha256" and hashed.sha256.hexdigest() != expected:
         raise SourceError(
             f"{where} is corrupt or truncated: its content does not match its diff_id"
         )
@@ -148,6 +256,23 @@ def walk_layer(
         opaque_dirs=tuple(walker.opaque_dirs),
         warnings=tuple(walker.warnings),
     )
+
+
+class _ZstdError(Exception):
+    """Stands for zstandard.ZstdError until a zstd layer imports zstandard."""
+
+
+def _source_error_first(blob: BinaryIO, where: str) -> None:
+    """After a format error, read on (bounded): a source that verifies its blob at the end
+    (a registry's digest) then explains the failure better than the tar reader can."""
+    left = _MAX_ERROR_DRAIN
+    try:
+        while left > 0 and (chunk := _read_some(blob, _READ_CHUNK)):
+            left -= len(chunk)
+    except SourceError as exc:
+        raise SourceError(f"{where}: {exc}") from None
+    except Exception:  # the format error is reported instead
+        return
 
 
 class _Walk:
@@ -162,11 +287,11 @@ class _Walk:
         self.warnings: list[str] = []
         self.contents: dict[str, bytes] = {}  # wanted files of this layer, for hard links
 
-    def entry(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    def entry(self, tar: TarStream, member: Member) -> None:
         path = normalize_path(member.name)
         if not path:
             return
-        directory, base = posixpath.split(path)
+        directory, _, base = path.rpartition("/")
         if base.startswith(WHITEOUT_PREFIX):
             if base == OPAQUE_MARKER:
                 self.opaque_dirs.append(directory)
@@ -186,7 +311,7 @@ class _Walk:
         for analyzer in wanting:
             self.files.append(FileFact(path, analyzer.name, self._run(analyzer, path, content)))
 
-    def _content(self, tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> bytes | None:
+    def _content(self, tar: TarStream, member: Member, path: str) -> bytes | None:
         if member.islnk():
             target = normalize_path(member.linkname)
             if target in self.contents:
@@ -201,10 +326,10 @@ class _Walk:
                 f"{self.where}: {path} is {member.size} bytes, over the {limit}-byte limit; skipped"
             )
             return None
-        fh = tar.extractfile(member)
-        if fh is None:
+        if member.sparse:
+            self.warnings.append(f"{self.where}: {path} is a sparse file; not read")
             return None
-        data = fh.read()
+        data = tar.read(member)
         self.contents[path] = data
         return data
 

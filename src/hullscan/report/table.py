@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from hullscan.distros import eol_warning
 from hullscan.model import Finding, Layer, ScanReport, Severity
-from hullscan.policy import policy_outcome
+from hullscan.policy import end_of_life, policy_outcome, scan_day
 from hullscan.report.base import (
     ReportOptions,
     layer_index,
@@ -147,6 +148,20 @@ def _table(findings: list[Finding], layers: dict[str, Layer], show_rule: bool) -
     return table
 
 
+def _end_of_life_line(report: ScanReport) -> str:
+    """The end-of-life warning, under the header, when the matcher reported it.
+
+    The table shows no other warnings (the CLI prints them on stderr), but a table saved to
+    a file must still say that the OS gets no fixes. Shown exactly when report.warnings has
+    it, so every format agrees; the fact itself comes from the distro and the scan day.
+    """
+    distro = report.inventory.distro
+    if end_of_life(report) is None:
+        return ""
+    message = eol_warning(distro, scan_day(report))
+    return message if message and message in report.warnings else ""
+
+
 def render(report: ScanReport, options: ReportOptions) -> str:
     """The table report; `show_suppressed` adds suppressed findings (dimmed) and a column."""
     console, buffer = _console(options)
@@ -158,6 +173,9 @@ def render(report: ScanReport, options: ReportOptions) -> str:
     suppressed_line = _suppressed_line(report)
     if suppressed_line:
         console.print(suppressed_line)
+    eol = _end_of_life_line(report)
+    if eol:
+        console.print(Text(f"WARNING: {eol}", style="bold yellow"))
     outcome = policy_outcome(report)
     if outcome is not None and outcome.dropped_below_min_severity:
         threshold = outcome.policy.min_severity

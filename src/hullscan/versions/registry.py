@@ -6,11 +6,13 @@ from hullscan.model import AffectedRange
 from hullscan.versions.apk import compare_apk
 from hullscan.versions.base import Comparator, UnknownSchemeError
 from hullscan.versions.dpkg import compare_dpkg
+from hullscan.versions.rpm import compare_rpm
 
 _COMPARATORS: dict[str, Comparator] = {
     "dpkg": compare_dpkg,
     "deb": compare_dpkg,  # PackageType.DEB / purl type, so callers need no mapping
     "apk": compare_apk,
+    "rpm": compare_rpm,
 }
 
 

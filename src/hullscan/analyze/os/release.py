@@ -1,11 +1,15 @@
-"""Which OS an image runs: os-release, alpine-release and debian_version.
+"""Which OS an image runs: os-release, alpine-release, debian_version and the Red Hat style
+"<Name> release <version>" files.
 
 Every release file becomes a partial `Distro` on its own (so per-layer results stay
 cacheable); `detect_distro` merges the files of the final filesystem, by priority:
-etc/os-release > usr/lib/os-release > etc/alpine-release, etc/debian_version. One
-os-release decides the distribution; the other files only fill gaps for that same ID
-(Ubuntu ships an /etc/debian_version such as "bookworm/sid" that must not turn it into
-Debian).
+etc/os-release > usr/lib/os-release > etc/alpine-release, etc/debian_version >
+etc/oracle-release, etc/rocky-release, etc/almalinux-release, etc/centos-release >
+etc/system-release > etc/redhat-release. One os-release decides the distribution; the
+other files only fill gaps for that same ID (Ubuntu ships an /etc/debian_version such as
+"bookworm/sid" that must not turn it into Debian). Without os-release (CentOS 6, Amazon
+Linux AMI) the first file present names it: vendor files come before redhat-release,
+because Oracle Linux's /etc/redhat-release claims to be "Red Hat Enterprise Linux".
 
 Rolling releases carry no version number, so `Distro.channel` names them (see
 `hullscan.distros.namespace_of`):
@@ -18,12 +22,17 @@ Rolling releases carry no version number, so `Distro.channel` names them (see
 - Alpine edge: a version with a pre-release suffix ("3.20.0_alpha20240329") or a
   PRETTY_NAME ending in "edge" gives channel "edge".
 
+- CentOS Stream: os-release NAME "CentOS Stream" (or "CentOS Stream release 8") gives
+  channel "stream" (its own end-of-life dates; matched against rhel:N like CentOS).
+
 Debian's version_id is normalised to the major release ("12.5" -> "12"), the unit of
-Debian's advisories; Alpine keeps its full version ("3.10.4").
+Debian's advisories; Alpine keeps its full version ("3.10.4"), and so do the RHEL family
+("7.9.2009") and Amazon Linux ("2", "2023", "2018.03" for AL1).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import ClassVar
@@ -37,11 +46,48 @@ ETC_OS_RELEASE = "etc/os-release"
 USR_OS_RELEASE = "usr/lib/os-release"
 ALPINE_RELEASE = "etc/alpine-release"
 DEBIAN_VERSION = "etc/debian_version"
+ORACLE_RELEASE = "etc/oracle-release"
+ROCKY_RELEASE = "etc/rocky-release"
+ALMA_RELEASE = "etc/almalinux-release"
+CENTOS_RELEASE = "etc/centos-release"
+SYSTEM_RELEASE = "etc/system-release"
+REDHAT_RELEASE = "etc/redhat-release"
 
+#: "<Name> release <version> (<codename>)" files, vendor-specific before generic.
+REDHAT_STYLE_FILES: tuple[str, ...] = (
+    ORACLE_RELEASE,
+    ROCKY_RELEASE,
+    ALMA_RELEASE,
+    CENTOS_RELEASE,
+    SYSTEM_RELEASE,
+    REDHAT_RELEASE,
+)
 #: Highest priority first.
-RELEASE_FILES: tuple[str, ...] = (ETC_OS_RELEASE, USR_OS_RELEASE, ALPINE_RELEASE, DEBIAN_VERSION)
+RELEASE_FILES: tuple[str, ...] = (
+    ETC_OS_RELEASE,
+    USR_OS_RELEASE,
+    ALPINE_RELEASE,
+    DEBIAN_VERSION,
+    *REDHAT_STYLE_FILES,
+)
 _OS_RELEASE_FILES = frozenset({ETC_OS_RELEASE, USR_OS_RELEASE})
+_EXTRA_FILES = tuple(p for p in RELEASE_FILES if p not in _OS_RELEASE_FILES)
 _WANTED = frozenset(RELEASE_FILES)
+
+# "CentOS Linux release 7.9.2009 (Core)", "Amazon Linux AMI release 2018.03",
+# "Red Hat Enterprise Linux Server release 7.9 (Maipo)", "Rocky Linux release 8.4 (Green
+# Obsidian)", "Oracle Linux Server release 7.9", "Amazon Linux release 2 (Karoo)".
+_RELEASE_LINE = re.compile(r"^(?P<name>.+?)\s+release\s+(?P<version>\d[\w.]*)", re.IGNORECASE)
+#: Name prefix (lower case) -> os-release ID, most specific first.
+_RELEASE_NAMES: tuple[tuple[str, str], ...] = (
+    ("red hat enterprise linux", "rhel"),
+    ("centos", "centos"),
+    ("rocky linux", "rocky"),
+    ("almalinux", "almalinux"),
+    ("oracle linux", "ol"),
+    ("amazon linux", "amzn"),
+    ("fedora", "fedora"),
+)
 
 _DQUOTE_ESCAPABLE = frozenset('"\\$`')
 _KEY_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
@@ -137,6 +183,8 @@ def distro_from_os_release(values: Mapping[str, str]) -> Distro:
             channel = DEBIAN_UNSTABLE if codename == DEBIAN_UNSTABLE else "testing"
     elif distro_id == "alpine" and (_alpine_prerelease(version_id) or pretty.endswith(" edge")):
         channel = "edge"
+    elif distro_id == "centos" and "stream" in f"{values.get('NAME', '')} {pretty}".lower():
+        channel = "stream"
     return Distro(
         id=distro_id, version_id=version_id, codename=codename, pretty_name=pretty, channel=channel
     )
@@ -171,6 +219,29 @@ def distro_from_alpine_release(text: str) -> Distro | None:
     return Distro(id="alpine", version_id=line, channel="edge" if _alpine_prerelease(line) else "")
 
 
+def distro_from_redhat_release(text: str) -> Distro | None:
+    """/etc/redhat-release and its kin: "CentOS release 6.10 (Final)" -> centos 6.10.
+
+    Amazon Linux 2023 writes its build ("2023.6.20241010"); like its os-release, the
+    version is the release, "2023".
+    """
+    line = _first_line(text)
+    match = _RELEASE_LINE.match(line)
+    if match is None:
+        return None
+    name = match["name"].strip().lower()
+    distro_id = next((i for prefix, i in _RELEASE_NAMES if name.startswith(prefix)), None)
+    if distro_id is None:
+        return None
+    version = match["version"].rstrip(".")
+    channel = ""
+    if distro_id == "centos" and "stream" in name:
+        channel = "stream"
+    if distro_id == "amzn" and version.split(".")[0] in ("2022", "2023"):
+        version = version.split(".")[0]
+    return Distro(id=distro_id, version_id=version, pretty_name=line, channel=channel)
+
+
 def detect_distro(files: Mapping[str, Distro]) -> Distro | None:
     """Merge the partial Distros of the final filesystem's release files into one.
 
@@ -180,7 +251,7 @@ def detect_distro(files: Mapping[str, Distro]) -> Distro | None:
     fill the fields it leaves empty. Without any os-release, those files speak alone.
     """
     os_release = next((files[p] for p in (ETC_OS_RELEASE, USR_OS_RELEASE) if p in files), None)
-    extras = [files[p] for p in (ALPINE_RELEASE, DEBIAN_VERSION) if p in files]
+    extras = [files[p] for p in _EXTRA_FILES if p in files]
     if os_release is None:
         if not extras:
             return None
@@ -234,7 +305,7 @@ class OsReleaseAnalyzer(Analyzer):
     """Reads each release file into a partial Distro; `detect_distro` merges them."""
 
     name: ClassVar[str] = "os-release"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     max_file_size: ClassVar[int] = 64 * 1024
 
     def wants(self, path: str) -> bool:
@@ -253,6 +324,8 @@ class OsReleaseAnalyzer(Analyzer):
             distro = distro_from_alpine_release(text)
         elif path == DEBIAN_VERSION:
             distro = distro_from_debian_version(text)
+        elif path in REDHAT_STYLE_FILES:
+            distro = distro_from_redhat_release(text)
         else:
             return AnalysisResult()
         if distro is None and text.strip():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,6 +42,11 @@ class Feed(ABC):
         Raises FeedError naming the feed and the file when a file is malformed, truncated
         or of the wrong shape; never lets a KeyError or JSONDecodeError reach the user.
         """
+
+    def resolve_location(self, location: str, get_text: Callable[[str], str]) -> str:
+        """The location to fetch for `location`; feeds that publish a "latest" pointer
+        (Red Hat's archive_latest.txt) follow it here. `get_text` reads a small URL."""
+        return location
 
     def error(self, path: Path, problem: str) -> FeedError:
         """A FeedError that says which feed and which file, so the user knows what to fix."""

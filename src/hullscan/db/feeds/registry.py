@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from hullscan.db.feeds.alpine import AlpineSecdbFeed
+from hullscan.db.feeds.amazon import AmazonAlasFeed
 from hullscan.db.feeds.base import Feed
 from hullscan.db.feeds.debian import DebianTrackerFeed
+from hullscan.db.feeds.redhat import RedHatVexFeed
+from hullscan.db.feeds.ubuntu import UbuntuOsvFeed
+from hullscan.db.feeds.wolfi import ChainguardSecdbFeed, WolfiSecdbFeed
 from hullscan.errors import FeedError
 
 FEEDS: dict[str, type[Feed]] = {
     DebianTrackerFeed.name: DebianTrackerFeed,
     AlpineSecdbFeed.name: AlpineSecdbFeed,
+    RedHatVexFeed.name: RedHatVexFeed,
+    UbuntuOsvFeed.name: UbuntuOsvFeed,
+    AmazonAlasFeed.name: AmazonAlasFeed,
+    WolfiSecdbFeed.name: WolfiSecdbFeed,
+    ChainguardSecdbFeed.name: ChainguardSecdbFeed,
 }
 
 

@@ -1,0 +1,32 @@
+"""purls per purl-spec's OS package types."""
+
+from __future__ import annotations
+
+from hullscan.model import Distro, Package, PackageType
+from hullscan.purl import purl_for
+
+
+def test_deb_with_upstream_and_distro() -> None:
+    pkg = Package("libssl3", "3.0.11-1~deb12u2", PackageType.DEB, "amd64", "openssl")
+    assert purl_for(pkg, Distro("debian", "12")) == (
+        "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl"
+    )
+
+
+def test_rpm_epoch_is_a_qualifier_and_module_is_kept() -> None:
+    pkg = Package(
+        "nginx",
+        "1:1.22.1-3.module+el9.2.0+1234+abcdef01",
+        PackageType.RPM,
+        "x86_64",
+        modularity_label="nginx:1.22:9020020230410:abcdef01",
+    )
+    purl = purl_for(pkg, Distro("rhel", "9.2"))
+    assert purl.startswith("pkg:rpm/redhat/nginx@1.22.1-3.module%2Bel9.2.0%2B1234%2Babcdef01?")
+    assert "epoch=1" in purl and "distro=rhel-9.2" in purl
+    assert "rpmmod=nginx:1.22:9020020230410:abcdef01" in purl
+
+
+def test_apk_without_distro_has_no_namespace() -> None:
+    pkg = Package("musl", "1.2.5-r0", PackageType.APK, "x86_64")
+    assert purl_for(pkg, None) == "pkg:apk/musl@1.2.5-r0?arch=x86_64"

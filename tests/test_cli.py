@@ -89,7 +89,11 @@ def test_sample_scan_json_golden(env: Env, update_golden: bool) -> None:
 def test_sample_scan_table_golden(env: Env, update_golden: bool) -> None:
     result = env.run("image", "--input", "sample.tar")
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""  # not a terminal: no progress bars, no noise
+    # not a terminal: no progress bars, only the warning that the sample's OS is past its EOL
+    assert result.stderr == (
+        "warning: Alpine Linux 3.4 reached end of life on 2018-05-01; "
+        "it receives no security fixes\n"
+    )
     check_golden(GOLDEN / "sample-scan.txt", result.stdout, update_golden)
 
 
@@ -130,7 +134,7 @@ def test_findings_are_the_secdb_fixes_above_the_installed_versions(env: Env) -> 
 @pytest.mark.parametrize(("fmt", "compression"), [("docker-archive", "none"), ("oci", "zstd")])
 def test_every_archive_form_gives_the_same_findings(env: Env, fmt: str, compression: str) -> None:
     other = load_sample_builder().build(env.root / f"{fmt}-{compression}.tar", fmt, compression)
-    result = env.run("image", "--input", other.name, "-f", "json")
+    result = env.run("image", "--input", other.name, "-f", "json", "--no-cache")
     assert result.returncode == 0, result.stderr
     mine = json.loads(result.stdout)
     reference = scan_json(env)
@@ -292,3 +296,148 @@ def test_db_status_lists_sources_and_namespaces(env: Env) -> None:
     assert "schema version: 1" in result.stdout
     assert "alpine:3.4" in result.stdout and "680" in result.stdout
     assert "debian:12" in result.stdout
+
+
+def test_fail_on_eol(env: Env) -> None:
+    result = env.run("image", "--input", "sample.tar", "-o", "x.txt", "--fail-on-eol")
+    assert result.returncode == 1
+    assert "end of life on 2018-05-01 (--fail-on-eol)" in result.stderr
+
+
+def test_eol_is_in_the_json_report(env: Env) -> None:
+    warnings = scan_json(env)["warnings"]
+    assert any("reached end of life on 2018-05-01" in w for w in warnings)
+
+
+def test_rootfs_scan_of_the_base_layer(env: Env) -> None:
+    base = REPO / "examples/sample-image/layers/1-base"
+    result = env.run("rootfs", str(base), "-f", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    names = {p["name"] for p in report["packages"]}
+    assert {"musl-utils", "scanelf", "libc-utils"} <= names  # not removed: no layer 2 here
+    assert report["artifact"]["kind"] == "rootfs"
+    assert report["summary"]["total"] > 55
+
+
+def test_image_from_the_docker_daemon_by_name(env: Env) -> None:
+    import shutil
+    import tempfile
+
+    from tests.image.fake_docker import FakeDockerEngine
+
+    sockdir = Path(tempfile.mkdtemp(prefix="hs-"))
+    fake = FakeDockerEngine()
+    fake.add(load_sample_builder().build(env.root / "daemon.tar", "docker-archive"))
+    host = fake.serve_unix(str(sockdir / "docker.sock"))
+    try:
+        result = env.run(
+            "image",
+            "hullscan/sample:alpine-3.4",
+            "--docker-host",
+            host,
+            "-f",
+            "json",
+            "--image-src",
+            "daemon",
+        )
+    finally:
+        fake.stop()
+        shutil.rmtree(sockdir, ignore_errors=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["artifact"]["kind"] == "docker-daemon"
+    assert report["summary"]["total"] == 55
+
+
+def test_image_missing_everywhere_is_exit_3(env: Env, tmp_path: Path) -> None:
+    result = env.run(
+        "image",
+        "example.invalid/none:1",
+        "--image-src",
+        "daemon",
+        "--docker-host",
+        f"unix://{tmp_path}/none.sock",
+    )
+    assert result.returncode == 3
+    assert "was not found" in one_line_error(result)
+
+
+def test_image_content_cannot_inject_terminal_markup(env: Env) -> None:
+    from tests.image.layers import Entry, diff_id, layer_bytes
+
+    evil = b'ID=alpine\nVERSION_ID=3.4.0\nPRETTY_NAME="[/bogus] \x1b[31mred"\n'
+    data = layer_bytes(
+        Entry("etc/os-release", evil),
+        Entry(
+            "lib/apk/db/installed", b"P:musl\nV:1.1.14-r10\nA:x86_64\no:musl\n\nbroken line [/x]\n"
+        ),
+    )
+    import hashlib
+    import io
+    import tarfile
+
+    cfg = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [diff_id(data)]},
+            "history": [{"created_by": "RUN \x1b[2J[bold]x[/bold]"}],
+        }
+    ).encode()
+    files = {
+        "manifest.json": json.dumps(
+            [{"Config": "c.json", "RepoTags": ["evil:1"], "Layers": ["l.tar"]}]
+        ).encode(),
+        "c.json": cfg,
+        "l.tar": data,
+    }
+    with tarfile.open(env.root / "evil.tar", "w") as tar:
+        for name, blob in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    assert hashlib.sha256(data).hexdigest() in diff_id(data)
+    result = env.run("image", "--input", "evil.tar")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x1b" not in result.stderr
+
+
+def test_log_file_in_a_missing_directory_is_a_usage_error(env: Env) -> None:
+    result = env.run("image", "--input", "sample.tar", "--log", "/nonexistent/dir/run.log")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "--log" in result.stderr
+
+
+def test_sigterm_stops_cleanly(env: Env) -> None:
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as server:  # a registry that accepts and never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "hullscan.cli",
+                "image",
+                f"127.0.0.1:{port}/app:1",
+                "--image-src",
+                "registry",
+                "--insecure-registry",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=env.root,
+            env={**os.environ, "HULLSCAN_CACHE_DIR": str(env.cache)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.5)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 128 + signal.SIGTERM
+    assert "Traceback" not in err

@@ -121,12 +121,13 @@ class _Counting(io.RawIOBase):
 def match(inventory: Inventory, db: VulnDB, *, started_at: datetime | None = None) -> ScanReport:
     """Findings for an inventory. `report.warnings` holds matching's own warnings; indexing's
     stay in `report.inventory.warnings` (reports show both, see report.base.merged_warnings)."""
-    findings, warnings = match_inventory(inventory, db)
+    started = started_at or datetime.now(UTC)
+    findings, warnings = match_inventory(inventory, db, started.astimezone(UTC).date())
     finished = datetime.now(UTC)
     return ScanReport(
         inventory=inventory,
         findings=tuple(findings),
         db=db.info(),
         warnings=tuple(warnings),
-        meta={META_STARTED_AT: started_at or finished, META_FINISHED_AT: finished},
+        meta={META_STARTED_AT: started, META_FINISHED_AT: finished},
     )

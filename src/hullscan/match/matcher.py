@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 from hullscan.db.reader import VulnDB
 from hullscan.match.os import OsMatcher
 from hullscan.model import Finding, Inventory
 
 
-def match_inventory(inventory: Inventory, db: VulnDB) -> tuple[list[Finding], list[str]]:
-    """Every finding for the inventory (one per vulnerability and package), and warnings."""
-    findings, warnings = OsMatcher(db).match(inventory.distro, inventory.packages)
+def match_inventory(
+    inventory: Inventory, db: VulnDB, scan_date: date | None = None
+) -> tuple[list[Finding], list[str]]:
+    """Every finding for the inventory (one per vulnerability and package), and warnings.
+
+    `scan_date` is the day the scan ran: an OS past its end of life on that day is warned
+    about (None skips the check, for callers that replay old scans)."""
+    matcher = OsMatcher(db, scan_date=scan_date)
+    findings, warnings = matcher.match(inventory.distro, inventory.packages)
     unique: dict[tuple[str, str, str, str], Finding] = {}
     for finding in findings:
         pkg = finding.package

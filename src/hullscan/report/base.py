@@ -94,9 +94,18 @@ def layer_index(report: ScanReport) -> dict[str, Layer]:
     return {layer.diff_id: layer for layer in report.inventory.artifact.layers}
 
 
+#: C0/C1 control characters: escape sequences from image content must not drive a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from an image or a feed, safe to show: control characters become `?`."""
+    return _CONTROL.sub("?", text)
+
+
 def truncate(text: str, limit: int) -> str:
-    """One line, at most `limit` characters, with an ellipsis when cut."""
-    line = " ".join(text.split())
+    """One printable line, at most `limit` characters, with an ellipsis when cut."""
+    line = printable(" ".join(text.split()))
     if len(line) <= limit:
         return line
     return line[: max(limit - 1, 0)] + "…"
@@ -153,3 +162,14 @@ def merged_warnings(report: ScanReport) -> list[str]:
         if warning.strip():
             seen.setdefault(warning, None)
     return list(seen)
+
+
+def image_name(report: ScanReport) -> str:
+    """The name the image is known by: what the user scanned (`registry/app:1.2`), else its
+    first RepoTag, else where it was read from. Stable across pipelines, unlike a tar path."""
+    outcome = report.meta.get("policy")
+    named = getattr(outcome, "image_ref", "")
+    if isinstance(named, str) and named:
+        return named
+    artifact = report.inventory.artifact
+    return next((t for t in artifact.repo_tags if t), "") or artifact.reference

@@ -25,6 +25,7 @@ from hullscan.distros import namespace_of
 from hullscan.model import Finding, FixStatus, ScanReport, Severity
 from hullscan.report.base import (
     ReportOptions,
+    image_name,
     merged_warnings,
     scan_window,
     sorted_findings,
@@ -163,7 +164,7 @@ def to_document(report: ScanReport, options: ReportOptions) -> JsonObject:
     warnings = merged_warnings(report)
     if warnings:
         scan["messages"] = [{"level": "warn", "value": w} for w in warnings]
-    image = report.inventory.artifact.reference or "unknown"
+    image = image_name(report) or "unknown"
     os_name = operating_system(report)
     return {
         "version": SCHEMA_VERSION,

@@ -20,8 +20,10 @@ from hullscan.model import Finding, Layer, ScanReport, Severity
 from hullscan.policy import end_of_life, policy_outcome, scan_day
 from hullscan.report.base import (
     ReportOptions,
+    image_name,
     layer_index,
     os_label,
+    printable,
     severity_counts,
     sorted_findings,
     suppression_counts,
@@ -114,9 +116,10 @@ def _suppressed_line(report: ScanReport) -> str:
 
 
 def _header(report: ScanReport) -> str:
-    reference = report.inventory.artifact.reference
-    label = os_label(report)
-    return f"{reference} ({label})" if label else reference
+    name = image_name(report)
+    path = report.inventory.artifact.reference
+    details = ", ".join(part for part in (path if path != name else "", os_label(report)) if part)
+    return f"{name} ({details})" if details else name
 
 
 def _table(findings: list[Finding], layers: dict[str, Layer], show_rule: bool) -> Table:
@@ -131,13 +134,19 @@ def _table(findings: list[Finding], layers: dict[str, Layer], show_rule: bool) -
     table.add_column("Layer", max_width=LAYER_TEXT_LIMIT)
     if show_rule:
         table.add_column("Suppressed by", overflow="fold")
+    arches: dict[str, set[str]] = {}
+    for finding in findings:
+        arches.setdefault(finding.package.name, set()).add(finding.package.arch)
     for finding in findings:
         row_style = "dim" if finding.suppressed else ""
+        name = finding.package.name
+        if len(arches[name]) > 1:  # multi-arch: libc6:amd64 and libc6:i386 are two packages
+            name = f"{name}:{finding.package.arch}"
         cells: list[str | Text] = [
-            finding.package.name,
-            finding.installed_version,
-            finding.fixed_version,
-            finding.vuln_id,
+            printable(name),
+            printable(finding.installed_version),
+            printable(finding.fixed_version),
+            printable(finding.vuln_id),
             Text(finding.severity.name, style=SEVERITY_STYLES[finding.severity]),
             _status_text(finding),
             Text(layer_text(finding, layers), no_wrap=True, overflow="ellipsis"),
@@ -165,7 +174,7 @@ def _end_of_life_line(report: ScanReport) -> str:
 def render(report: ScanReport, options: ReportOptions) -> str:
     """The table report; `show_suppressed` adds suppressed findings (dimmed) and a column."""
     console, buffer = _console(options)
-    header = _header(report)
+    header = printable(_header(report))
     console.print(Text(header, style="bold"))
     console.print("=" * min(len(header), options.width))
     active = report.active_findings

@@ -1,0 +1,5 @@
+"""`python -m hullscan.cli`."""
+
+from hullscan.cli.app import main
+
+main()

@@ -1,0 +1,323 @@
+"""`hullscan image` and `hullscan rootfs`: index, match, apply the policy, write the reports."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console
+
+from hullscan import __version__
+from hullscan.cache import LayerCache
+from hullscan.cli.app import cli
+from hullscan.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    SeverityFloorType,
+    SeverityType,
+    Ui,
+    common_options,
+    db_path_of,
+    errors,
+    log,
+    parse_platform,
+    setup,
+)
+from hullscan.db.location import cache_root
+from hullscan.db.reader import VulnDB
+from hullscan.image.source import ImageSource, Platform
+from hullscan.model import Inventory, Layer, ScanReport
+from hullscan.policy import Policy, apply_policy, end_of_life, gate, load_clair_whitelist
+from hullscan.report.base import ReportOptions, merged_warnings
+from hullscan.report.files import write_atomically
+from hullscan.report.registry import FORMATS, render
+from hullscan.scan import index, match
+
+if TYPE_CHECKING:  # imported where used: a warm rescan must not pay for them (issue 3)
+    from rich.progress import Progress, TaskID
+
+F = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where the report goes and how it is judged."""
+
+    fmt: str
+    output: Path | None
+    extra: tuple[tuple[str, Path], ...]
+    show_suppressed: bool
+    policy: Policy
+
+
+def _parse_reports(values: Sequence[str]) -> tuple[tuple[str, Path], ...]:
+    reports = []
+    for value in values:
+        fmt, sep, path = value.partition("=")
+        if not sep or not fmt or not path:
+            raise click.BadParameter(f"{value!r}: expected FORMAT=PATH", param_hint="--report")
+        if fmt not in FORMATS:
+            known = ", ".join(sorted(FORMATS))
+            raise click.BadParameter(f"unknown format {fmt!r} ({known})", param_hint="--report")
+        reports.append((fmt, Path(path)))
+    return tuple(reports)
+
+
+def report_options(func: F) -> F:
+    """Output and policy options shared by every scanning command."""
+    options = [
+        click.option(
+            "--format",
+            "-f",
+            "fmt",
+            type=click.Choice(sorted(FORMATS)),
+            default="table",
+            show_default=True,
+        ),
+        click.option(
+            "--output", "-o", type=click.Path(path_type=Path), help="Write --format here."
+        ),
+        click.option(
+            "--report",
+            "reports",
+            multiple=True,
+            metavar="FORMAT=PATH",
+            help="Also write FORMAT to PATH (repeatable), "
+            "e.g. gitlab=gl-container-scanning-report.json.",
+        ),
+        click.option(
+            "--fail-on",
+            "--threshold",
+            "fail_on",
+            type=SeverityType(),
+            help="Exit 1 when an unsuppressed finding is at or above SEVERITY.",
+        ),
+        click.option(
+            "--fail-on-eol",
+            is_flag=True,
+            help="Exit 1 when the image's OS release has reached its end of life.",
+        ),
+        click.option(
+            "--severity",
+            type=SeverityFloorType(),
+            help="Only report findings at or above this severity (or the lowest of a list).",
+        ),
+        click.option(
+            "--ignore-unfixed", is_flag=True, help="Suppress findings without a fixed version."
+        ),
+        click.option(
+            "--whitelist",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="clair-scanner whitelist YAML (generalwhitelist: and images: sections).",
+        ),
+        click.option(
+            "--show-suppressed", is_flag=True, help="List suppressed findings in the table."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _outputs(kw: dict[str, Any]) -> Outputs:
+    """Pop the report options out of a command's keyword arguments."""
+    whitelist = kw.pop("whitelist")
+    return Outputs(
+        fmt=kw.pop("fmt"),
+        output=kw.pop("output"),
+        extra=_parse_reports(kw.pop("reports")),
+        show_suppressed=kw.pop("show_suppressed"),
+        policy=Policy(
+            fail_on=kw.pop("fail_on"),
+            ignore_unfixed=kw.pop("ignore_unfixed"),
+            whitelist=load_clair_whitelist(whitelist) if whitelist else None,
+            min_severity=kw.pop("severity"),
+            fail_on_eol=kw.pop("fail_on_eol"),
+        ),
+    )
+
+
+class _LayerBars:
+    """One progress bar per layer, fed with the blob bytes read."""
+
+    def __init__(self, progress: Progress, layers: Sequence[Layer]) -> None:
+        self.progress = progress
+        self.tasks: dict[int, TaskID] = {
+            layer.index: progress.add_task(
+                f"layer {layer.index + 1}/{len(layers)}", total=layer.size or None
+            )
+            for layer in layers
+        }
+
+    def __call__(self, layer: Layer, n: int) -> None:
+        self.progress.advance(self.tasks[layer.index], n)
+
+
+def _index(ui: Ui, source: ImageSource, cache: LayerCache | None) -> Inventory:
+    layers = source.artifact.layers
+    log.debug("image %s: %d layers", source.artifact.image_id, len(layers))
+    if not ui.interactive:
+        return index(source, cache=cache)
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=ui.console,
+        transient=True,
+    ) as progress:
+        return index(source, progress=_LayerBars(progress, layers), cache=cache)
+
+
+def _finish(ui: Ui, report: ScanReport, image_ref: str, outputs: Outputs) -> int:
+    report = apply_policy(report, outputs.policy, image_ref)
+    for warning in merged_warnings(report):
+        log.warning("%s", warning)
+        ui.warn(warning)
+    _write(report, outputs)
+    failed = gate(report, outputs.policy)
+    if failed and outputs.policy.fail_on_eol and (eol := end_of_life(report)) is not None:
+        ui.error(f"failing: the OS reached its end of life on {eol} (--fail-on-eol)")
+    log.info("%d findings, gate %s", len(report.findings), "failed" if failed else "passed")
+    return EXIT_FINDINGS if failed else EXIT_OK
+
+
+def _write(report: ScanReport, outputs: Outputs) -> None:
+    to_terminal = outputs.output is None and sys.stdout.isatty()
+    width = Console().width if to_terminal else 160
+    shown = outputs.show_suppressed
+    screen = ReportOptions(color=to_terminal, width=width, show_suppressed=shown)
+    file_options = ReportOptions(show_suppressed=shown)
+    # render everything before writing anything: a failing format must not leave half the set
+    rendered = [(path, render(name, report, file_options)) for name, path in outputs.extra]
+    main = render(outputs.fmt, report, file_options if outputs.output else screen)
+    for path, text in rendered:
+        write_atomically(path, text)
+        log.info("wrote %s", path)
+    if outputs.output is not None:
+        write_atomically(outputs.output, main)
+    else:
+        sys.stdout.write(main if main.endswith("\n") else main + "\n")
+        sys.stdout.flush()
+
+
+def _open_source(
+    reference: str | None,
+    input_path: Path | None,
+    platform: Platform | None,
+    kw: dict[str, Any],
+) -> AbstractContextManager[ImageSource]:
+    if input_path is not None:  # no network modules loaded for a local archive
+        from hullscan.image.archive import open_archive
+
+        return open_archive(input_path, platform, reference)
+    if reference is None:
+        raise click.UsageError("give an image: REFERENCE, or --input PATH")
+    from hullscan.image.daemon import DaemonOptions
+    from hullscan.image.registry import RegistryOptions
+    from hullscan.image.resolve import ImageRequest, open_image, parse_image_sources
+
+    request = ImageRequest(
+        reference=reference,
+        platform=platform,
+        image_sources=parse_image_sources(kw["image_src"]),
+        registry=RegistryOptions(
+            username=kw["username"],
+            password=kw["password"],
+            ca_cert=kw["ca_cert"],
+            insecure_registries=tuple(kw["insecure_registry"]),
+        ),
+        daemon=DaemonOptions(host=kw["docker_host"]),
+    )
+    return open_image(request)
+
+
+@cli.command("image")
+@click.argument("reference", required=False)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    help="A `docker save` tar (optionally gzipped) or an OCI image layout (dir or tar); "
+    "REFERENCE then picks one image of an archive that holds several.",
+)
+@click.option(
+    "--platform",
+    callback=lambda _ctx, _param, value: parse_platform(value),
+    help="os/arch[/variant] to pick from a multi-platform image (default linux/amd64).",
+)
+@click.option(
+    "--image-src",
+    default="daemon,registry",
+    show_default=True,
+    help="Where to look for REFERENCE, in order: daemon, registry.",
+)
+@click.option("--username", help="Registry user (or HULLSCAN_USERNAME, or docker login).")
+@click.option("--password", help="Registry password or token (or HULLSCAN_PASSWORD).")
+@click.option(
+    "--ca-cert",
+    type=click.Path(exists=True, path_type=Path),
+    help="CA certificate file (or directory of .crt/.pem) to trust for registries.",
+)
+@click.option(
+    "--insecure-registry",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Talk plain HTTP to this registry (repeatable).",
+)
+@click.option("--docker-host", help="Docker/Podman daemon address (as DOCKER_HOST).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the per-layer cache.")
+@report_options
+@common_options
+def image_command(**kw: Any) -> None:
+    """Scan an image: REFERENCE from the Docker daemon or a registry, or --input PATH."""
+    ui = setup(kw.pop("quiet"), kw.pop("log_file"))
+    cache_dir, db_path = kw.pop("cache_dir"), kw.pop("db_path")
+    reference, input_path = kw.pop("reference"), kw.pop("input_path")
+    if reference is None and input_path is None:
+        raise click.UsageError("give an image: REFERENCE, or --input PATH")
+    with errors(ui):
+        outputs = _outputs(kw)
+        log.info("hullscan %s scanning %s", __version__, input_path or reference)
+        started = datetime.now(UTC)
+        with VulnDB.open(db_path_of(db_path, cache_dir)) as db:
+            cache = None if kw["no_cache"] else LayerCache(cache_root(cache_dir))
+            with _open_source(reference, input_path, kw["platform"], kw) as source:
+                inventory = _index(ui, source, cache)
+            if cache is not None:
+                log.debug("layer cache %s: %s", cache.directory, cache.stats)
+            log.info("%d packages, OS %s", len(inventory.packages), inventory.distro)
+            report = match(inventory, db, started_at=started)
+        image_ref = reference or next(iter(inventory.artifact.repo_tags), "")
+        code = _finish(ui, report, image_ref, outputs)
+    sys.exit(code)
+
+
+@cli.command("rootfs")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@report_options
+@common_options
+def rootfs_command(**kw: Any) -> None:
+    """Scan an unpacked root filesystem (a directory; nothing in it is executed)."""
+    from hullscan.image.rootfs import index_rootfs
+
+    ui = setup(kw.pop("quiet"), kw.pop("log_file"))
+    cache_dir, db_path = kw.pop("cache_dir"), kw.pop("db_path")
+    directory: Path = kw.pop("directory")
+    with errors(ui):
+        outputs = _outputs(kw)
+        log.info("hullscan %s scanning rootfs %s", __version__, directory)
+        started = datetime.now(UTC)
+        with VulnDB.open(db_path_of(db_path, cache_dir)) as db:
+            inventory = index_rootfs(directory)
+            report = match(inventory, db, started_at=started)
+        code = _finish(ui, report, str(directory), outputs)
+    sys.exit(code)

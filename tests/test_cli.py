@@ -249,7 +249,7 @@ def test_missing_db_exits_3_and_says_how_to_build_it(env: Env, tmp_path: Path) -
         ("image",),
         ("image", "--input", "sample.tar", "--fail-on", "severe"),
         ("image", "--input", "sample.tar", "--report", "pdf=x.pdf"),
-        ("image", "--input", "sample.tar", "--report", "json"),
+        ("image", "--input", "sample.tar", "--report", "json="),
         ("image", "--input", "sample.tar", "--platform", "linux"),
         ("db", "build", "--only", "nosuchfeed"),
         ("db", "build", "--source", "debian"),
@@ -296,6 +296,18 @@ def test_db_status_lists_sources_and_namespaces(env: Env) -> None:
     assert "schema version: 1" in result.stdout
     assert "alpine:3.4" in result.stdout and "680" in result.stdout
     assert "debian:12" in result.stdout
+
+
+def test_report_without_a_path_uses_the_usual_file_name(env: Env) -> None:
+    result = env.run("image", "--input", "sample.tar", "--report", "gitlab", "-o", "t.txt")
+    assert result.returncode == 0, result.stderr
+    assert (env.root / "gl-container-scanning-report.json").is_file()
+
+
+def test_failing_gate_names_the_findings(env: Env) -> None:
+    result = env.run("image", "--input", "sample.tar", "-o", "t.txt", "--fail-on", "unknown")
+    assert result.returncode == 1
+    assert "failing: 55 finding(s) at or above UNKNOWN (CVE-2016-2179, " in result.stderr
 
 
 def test_fail_on_eol(env: Env) -> None:
@@ -441,3 +453,25 @@ def test_sigterm_stops_cleanly(env: Env) -> None:
         _, err = process.communicate(timeout=30)
     assert process.returncode == 128 + signal.SIGTERM
     assert "Traceback" not in err
+
+
+def test_gate_does_not_pass_an_image_whose_os_was_not_matched(env: Env, tmp_path: Path) -> None:
+    # Alpine 3.19 packages, but the DB only has alpine:3.4: nothing can be matched
+    base = tmp_path / "layers" / "1-base"
+    (base / "etc").mkdir(parents=True)
+    (base / "lib/apk/db").mkdir(parents=True)
+    (base / "etc/os-release").write_text("ID=alpine\nVERSION_ID=3.19.1\n")
+    (base / "lib/apk/db/installed").write_text("P:musl\nV:1.2.4_git20230717-r4\nA:x86_64\no:musl\n")
+    load_sample_builder().build(env.root / "a319.tar", "oci", "gzip", tmp_path / "layers")
+    gated = env.run("image", "--input", "a319.tar", "--fail-on", "high", "-o", "r.txt")
+    assert gated.returncode == 3
+    assert "the scan is incomplete: the vulnerability DB has no advisories for alpine:3.19" in (
+        gated.stderr
+    )
+    assert (env.root / "r.txt").exists()  # the report is still written
+    allowed = env.run(
+        "image", "--input", "a319.tar", "--fail-on", "high", "--allow-unmatched", "-o", "r.txt"
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    ungated = env.run("image", "--input", "a319.tar", "-o", "r.txt")
+    assert ungated.returncode == 0  # no gate asked for: a warning only

@@ -23,6 +23,9 @@ from hullscan.match.matcher import match_inventory
 from hullscan.model import Inventory, Layer, ScanReport
 from hullscan.report.base import META_FINISHED_AT, META_STARTED_AT
 
+#: report.meta key: why OS packages were not matched at all (absent when they were)
+META_UNMATCHED = "unmatched"
+
 #: Decompression and hashing release the GIL, so a few layers in flight use the cores.
 DEFAULT_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
@@ -122,12 +125,15 @@ def match(inventory: Inventory, db: VulnDB, *, started_at: datetime | None = Non
     """Findings for an inventory. `report.warnings` holds matching's own warnings; indexing's
     stay in `report.inventory.warnings` (reports show both, see report.base.merged_warnings)."""
     started = started_at or datetime.now(UTC)
-    findings, warnings = match_inventory(inventory, db, started.astimezone(UTC).date())
+    outcome = match_inventory(inventory, db, started.astimezone(UTC).date())
     finished = datetime.now(UTC)
+    meta: dict[str, object] = {META_STARTED_AT: started, META_FINISHED_AT: finished}
+    if outcome.unmatched:
+        meta[META_UNMATCHED] = outcome.unmatched
     return ScanReport(
         inventory=inventory,
-        findings=tuple(findings),
+        findings=tuple(outcome.findings),
         db=db.info(),
-        warnings=tuple(warnings),
-        meta={META_STARTED_AT: started, META_FINISHED_AT: finished},
+        warnings=tuple(outcome.warnings),
+        meta=meta,
     )

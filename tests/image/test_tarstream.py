@@ -165,7 +165,8 @@ def test_pax_global_header_and_surrogate_names() -> None:
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
         info = tarfile.TarInfo("caf\udce9")  # a name that is not UTF-8 on disk
         tar.addfile(info, io.BytesIO(b""))
-    assert [r[0] for r in assert_same(raw.getvalue())] == ["caf\udce9"]
+    # not UTF-8: shown as an escape, so every report can encode the path
+    assert [r[0] for r in assert_same(raw.getvalue())] == ["caf\\xe9"]
 
 
 def test_gnu_base256_size_is_read() -> None:

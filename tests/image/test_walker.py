@@ -120,3 +120,25 @@ def test_whiteouts_and_opaque_markers_are_not_files() -> None:
     assert result.files == ()
     assert result.whiteouts == ("var/lib/dpkg/status.d/openssl",)
     assert result.opaque_dirs == ("opt/app",)
+
+
+def test_wanted_bytes_per_layer_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hullscan.image import walker
+
+    monkeypatch.setattr(walker, "MAX_WANTED_BYTES_PER_LAYER", 3000)
+    entries = [Entry(f"var/lib/dpkg/status.d/p{i}", b"x" * 1000) for i in range(5)]
+    wanted = [e.name for e in entries]
+    result = walk(layer_bytes(*entries), *wanted)
+    read = [f for f in result.files if f.result is not None]
+    assert len(read) == 3
+    assert sum("not read: this layer already gave analyzers" in w for w in result.warnings) == 2
+
+
+def test_names_that_are_not_utf8_become_printable_escapes() -> None:
+    data = layer_bytes(
+        Entry("tmp/\udcff\udcfe", b"x"),
+        Entry("etc/os-release", kind="hardlink", target="tmp/\udcff\udcfe"),
+    )
+    result = walk(data, "etc/os-release")
+    assert "tmp/\\xff\\xfe" in result.warnings[0]
+    result.warnings[0].encode("utf-8")  # every report can write it

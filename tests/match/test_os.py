@@ -153,7 +153,7 @@ def test_matcher_attaches_descriptions_and_sorts(db: VulnDB) -> None:
         distro=BOOKWORM,
         packages=(deb("libsope1", "5.8.0-1", "sope"), deb("sope-dev", "5.8.0-1", "sope")),
     )
-    findings, _ = match_inventory(inventory, db)
+    findings = match_inventory(inventory, db).findings
     assert [f.package.name for f in findings] == ["libsope1", "sope-dev"]
     assert "NULL pointer dereference" in findings[0].description
 

@@ -17,6 +17,7 @@ from hullscan import __version__
 from hullscan.cache import LayerCache
 from hullscan.cli.app import cli
 from hullscan.cli.common import (
+    EXIT_ERROR,
     EXIT_FINDINGS,
     EXIT_OK,
     SeverityFloorType,
@@ -33,11 +34,18 @@ from hullscan.db.location import cache_root
 from hullscan.db.reader import VulnDB
 from hullscan.image.source import ImageSource, Platform
 from hullscan.model import Inventory, Layer, ScanReport
-from hullscan.policy import Policy, apply_policy, end_of_life, gate, load_clair_whitelist
+from hullscan.policy import (
+    Policy,
+    apply_policy,
+    end_of_life,
+    failing_findings,
+    gate,
+    load_clair_whitelist,
+)
 from hullscan.report.base import ReportOptions, merged_warnings
 from hullscan.report.files import write_atomically
-from hullscan.report.registry import FORMATS, render
-from hullscan.scan import index, match
+from hullscan.report.registry import DEFAULT_FILENAMES, FORMATS, render
+from hullscan.scan import META_UNMATCHED, index, match
 
 if TYPE_CHECKING:  # imported where used: a warm rescan must not pay for them (issue 3)
     from rich.progress import Progress, TaskID
@@ -54,18 +62,21 @@ class Outputs:
     extra: tuple[tuple[str, Path], ...]
     show_suppressed: bool
     policy: Policy
+    allow_unmatched: bool = False
 
 
 def _parse_reports(values: Sequence[str]) -> tuple[tuple[str, Path], ...]:
+    """`FORMAT=PATH`, or `FORMAT` alone for its usual file name (gitlab ->
+    gl-container-scanning-report.json, as GitLab CI's artifacts:reports expects)."""
     reports = []
     for value in values:
         fmt, sep, path = value.partition("=")
-        if not sep or not fmt or not path:
-            raise click.BadParameter(f"{value!r}: expected FORMAT=PATH", param_hint="--report")
         if fmt not in FORMATS:
             known = ", ".join(sorted(FORMATS))
             raise click.BadParameter(f"unknown format {fmt!r} ({known})", param_hint="--report")
-        reports.append((fmt, Path(path)))
+        if sep and not path:
+            raise click.BadParameter(f"{value!r}: expected FORMAT[=PATH]", param_hint="--report")
+        reports.append((fmt, Path(path or DEFAULT_FILENAMES[fmt])))
     return tuple(reports)
 
 
@@ -87,9 +98,9 @@ def report_options(func: F) -> F:
             "--report",
             "reports",
             multiple=True,
-            metavar="FORMAT=PATH",
-            help="Also write FORMAT to PATH (repeatable), "
-            "e.g. gitlab=gl-container-scanning-report.json.",
+            metavar="FORMAT[=PATH]",
+            help="Also write FORMAT to PATH (repeatable); without PATH, its usual name "
+            "(gitlab: gl-container-scanning-report.json).",
         ),
         click.option(
             "--fail-on",
@@ -119,6 +130,12 @@ def report_options(func: F) -> F:
         click.option(
             "--show-suppressed", is_flag=True, help="List suppressed findings in the table."
         ),
+        click.option(
+            "--allow-unmatched",
+            is_flag=True,
+            help="With --fail-on: pass the gate even when the OS packages could not be matched "
+            "(unknown or unsupported OS, or no advisories for it in the DB). Default: exit 3.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -129,6 +146,7 @@ def _outputs(kw: dict[str, Any]) -> Outputs:
     """Pop the report options out of a command's keyword arguments."""
     whitelist = kw.pop("whitelist")
     return Outputs(
+        allow_unmatched=kw.pop("allow_unmatched"),
         fmt=kw.pop("fmt"),
         output=kw.pop("output"),
         extra=_parse_reports(kw.pop("reports")),
@@ -183,7 +201,20 @@ def _finish(ui: Ui, report: ScanReport, image_ref: str, outputs: Outputs) -> int
         log.warning("%s", warning)
         ui.warn(warning)
     _write(report, outputs)
+    gating = outputs.policy.fail_on is not None or outputs.policy.fail_on_eol
+    unmatched = report.meta.get(META_UNMATCHED)
+    if gating and unmatched and not outputs.allow_unmatched:
+        ui.error(f"error: the scan is incomplete: {unmatched} (--allow-unmatched accepts that)")
+        return EXIT_ERROR
     failed = gate(report, outputs.policy)
+    if failing := failing_findings(report, outputs.policy):
+        assert outputs.policy.fail_on is not None
+        ids = ", ".join(sorted({f.vuln_id for f in failing})[:5])
+        more = " ..." if len({f.vuln_id for f in failing}) > 5 else ""
+        ui.error(
+            f"failing: {len(failing)} finding(s) at or above "
+            f"{outputs.policy.fail_on.name} ({ids}{more})"
+        )
     if failed and outputs.policy.fail_on_eol and (eol := end_of_life(report)) is not None:
         ui.error(f"failing: the OS reached its end of life on {eol} (--fail-on-eol)")
     log.info("%d findings, gate %s", len(report.findings), "failed" if failed else "passed")

@@ -34,10 +34,10 @@ from hullscan.image.source import (
     text_field,
     verify_digest,
 )
+from hullscan.image.walker import GZIP_MAGIC
 from hullscan.model import ArtifactInfo, Layer
 from hullscan.reference import parse_image_reference
 
-GZIP_MAGIC = b"\x1f\x8b"
 #: An outer gzip may inflate to at most this many times its size (image tars compress 2-10x;
 #: a bomb compresses 1000x) plus a floor for small archives, and never past the hard cap.
 MAX_INFLATE_RATIO = 100

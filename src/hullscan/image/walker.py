@@ -39,7 +39,7 @@ _MAX_ERROR_DRAIN = 512 * 1024 * 1024
 #: zstd frames asking for a larger window than this are refused (memory bound).
 _ZSTD_MAX_WINDOW = 1 << 27
 #: Bump when walk_layer's result for the same layer and analyzers changes (cache key).
-WALK_VERSION = 1
+WALK_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,23 @@ class LayerResult:
     warnings: tuple[str, ...] = ()
 
 
+#: Wanted bytes one layer may hand to analyzers (each file is capped too): bounds memory
+#: when a hostile layer holds thousands of files named like package databases.
+MAX_WANTED_BYTES_PER_LAYER = 1024**3
+
+
 def normalize_path(name: str) -> str:
-    """Path relative to the image root; `..` cannot climb above the root."""
+    """Path relative to the image root; `..` cannot climb above the root.
+
+    Bytes that are not UTF-8 (kept by the tar reader as surrogates) come back as `\\xNN`
+    escapes, so a path is always printable and encodable in every report."""
+    path = _normalize(name)
+    if not path.isascii():
+        path = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path
+
+
+def _normalize(name: str) -> str:
     # fast path for the names nearly every layer has: `usr/bin/x`, `./usr/bin/x`, `usr/`
     plain = name[2:] if name.startswith("./") else name
     if plain.endswith("/"):
@@ -285,7 +300,9 @@ class _Walk:
         self.whiteouts: list[str] = []
         self.opaque_dirs: list[str] = []
         self.warnings: list[str] = []
-        self.contents: dict[str, bytes] = {}  # wanted files of this layer, for hard links
+        # results per path and analyzer, so a hard link reuses what its target gave
+        self.results: dict[str, dict[str, AnalysisResult | None]] = {}
+        self.wanted_bytes = 0
 
     def entry(self, tar: TarStream, member: Member) -> None:
         path = normalize_path(member.name)
@@ -307,17 +324,24 @@ class _Walk:
                 target = normalize_path(member.linkname)
             self.files.extend(FileFact(path, a.name, None, link=target) for a in wanting)
             return
+        if member.islnk():
+            self._hard_link(path, normalize_path(member.linkname), wanting)
+            return
         content = self._content(tar, member, path)
+        done = self.results.setdefault(path, {})
         for analyzer in wanting:
-            self.files.append(FileFact(path, analyzer.name, self._run(analyzer, path, content)))
+            result = self._run(analyzer, path, content)
+            done[analyzer.name] = result
+            self.files.append(FileFact(path, analyzer.name, result))
+
+    def _hard_link(self, path: str, target: str, wanting: Sequence[Analyzer]) -> None:
+        known = self.results.get(target, {})
+        for analyzer in wanting:
+            if analyzer.name not in known:
+                self.warnings.append(f"{self.where}: {path} is a hard link to unread {target}")
+            self.files.append(FileFact(path, analyzer.name, known.get(analyzer.name)))
 
     def _content(self, tar: TarStream, member: Member, path: str) -> bytes | None:
-        if member.islnk():
-            target = normalize_path(member.linkname)
-            if target in self.contents:
-                return self.contents[target]
-            self.warnings.append(f"{self.where}: {path} is a hard link to unread {target}")
-            return None
         if not member.isfile():
             return None
         limit = min(a.max_file_size for a in self.analyzers if a.wants(path))
@@ -329,9 +353,14 @@ class _Walk:
         if member.sparse:
             self.warnings.append(f"{self.where}: {path} is a sparse file; not read")
             return None
-        data = tar.read(member)
-        self.contents[path] = data
-        return data
+        if self.wanted_bytes + member.size > MAX_WANTED_BYTES_PER_LAYER:
+            self.warnings.append(
+                f"{self.where}: {path} not read: this layer already gave analyzers "
+                f"{self.wanted_bytes} bytes (limit {MAX_WANTED_BYTES_PER_LAYER})"
+            )
+            return None
+        self.wanted_bytes += member.size
+        return tar.read(member)
 
     def _run(self, analyzer: Analyzer, path: str, content: bytes | None) -> AnalysisResult | None:
         if content is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 from hullscan.db.reader import VulnDB
@@ -10,9 +10,18 @@ from hullscan.match.os import OsMatcher
 from hullscan.model import Finding, Inventory
 
 
+@dataclass(frozen=True)
+class MatchOutcome:
+    """Findings, warnings, and why packages could not be matched at all ("" if they were)."""
+
+    findings: list[Finding]
+    warnings: list[str]
+    unmatched: str = ""
+
+
 def match_inventory(
     inventory: Inventory, db: VulnDB, scan_date: date | None = None
-) -> tuple[list[Finding], list[str]]:
+) -> MatchOutcome:
     """Every finding for the inventory (one per vulnerability and package), and warnings.
 
     `scan_date` is the day the scan ran: an OS past its end of life on that day is warned
@@ -32,5 +41,4 @@ def match_inventory(
                 finding, description=vuln.description, aliases=vuln.aliases, urls=vuln.urls
             )
         enriched.append(finding)
-    enriched.sort(key=lambda f: (-f.severity, f.vuln_id, f.package.name, f.package.version))
-    return enriched, warnings
+    return MatchOutcome(enriched, warnings, matcher.unmatched)

@@ -66,6 +66,9 @@ class OsMatcher:
     def __init__(self, db: VulnDB, *, scan_date: date | None = None) -> None:
         self.db = db
         self.scan_date = scan_date
+        #: why the image's OS packages could not be matched at all ("" when they were):
+        #: a CI gate must not pass an image nobody looked at
+        self.unmatched = ""
 
     def match(
         self, distro: Distro | None, packages: Iterable[Package]
@@ -74,8 +77,13 @@ class OsMatcher:
         notes: list[str] = []
         if self.scan_date is not None and (eol := eol_warning(distro, self.scan_date)):
             notes.append(eol)
+        self.unmatched = ""
         findings, warnings = self._match(distro, packages)
         return findings, notes + warnings
+
+    def _gap(self, reason: str) -> tuple[list[Finding], list[str]]:
+        self.unmatched = reason
+        return [], [reason]
 
     def _match(
         self, distro: Distro | None, packages: Iterable[Package]
@@ -84,14 +92,16 @@ class OsMatcher:
         if not os_packages:
             return [], []
         if distro is None:
-            return [], [
+            return self._gap(
                 "OS packages found but the OS could not be detected; OS packages not matched"
-            ]
+            )
         namespaces = advisory_namespaces(distro)
         scheme = SCHEMES.get(distro.id)
         if not namespaces or scheme is None:
             release = distro.version_id or distro.codename or "?"
-            return [], [f"OS {distro.id} {release} is not supported yet; OS packages not matched"]
+            return self._gap(
+                f"OS {distro.id} {release} is not supported yet; OS packages not matched"
+            )
         compare = comparator(scheme)
         binary_keyed = scheme in BINARY_KEYED_SCHEMES
         by_name: dict[str, list[Package]] = defaultdict(list)
@@ -101,15 +111,16 @@ class OsMatcher:
         warnings: list[str] = []
         namespace = self._namespace(namespaces, warnings)
         if namespace is None:
+            self.unmatched = warnings[-1]
             return [], warnings
         if redhat.handles(namespace):  # modules, minor branches, source-keyed VEX
             matched, more = redhat.RedHatMatcher(self.db).match(namespace, os_packages)
             return matched, warnings + more
         advisories = self.db.advisories(namespace, list(by_name))
         if not advisories and len(namespaces) == 1 and not self.db.has_namespace(namespace):
-            return [], [
+            return self._gap(
                 f"the vulnerability DB has no advisories for {namespace}; is the feed built?"
-            ]
+            )
         findings: list[Finding] = []
         for pkg in os_packages:
             seen: set[str] = set()

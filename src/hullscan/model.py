@@ -177,13 +177,33 @@ class Advisory:
 
 
 @dataclass(frozen=True)
+class CvssScore:
+    """One CVSS assessment, kept with who made it (NVD, the vendor, GitHub)."""
+
+    source: str  # nvd, redhat, ghsa, osv, ...
+    version: str  # "2.0", "3.0", "3.1", "4.0"
+    vector: str
+    score: float
+    severity: Severity = Severity.UNKNOWN
+
+
+@dataclass(frozen=True)
 class Vulnerability:
-    """Feed-independent facts about a vulnerability id."""
+    """Feed-independent facts about a vulnerability id (enrichment: NVD, KEV, EPSS)."""
 
     id: str
     description: str = ""
     aliases: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
+    cvss: tuple[CvssScore, ...] = ()
+    cwes: tuple[str, ...] = ()
+    published: str = ""
+    #: NVD's own severity, the fallback when the vendor gave none
+    nvd_severity: Severity = Severity.UNKNOWN
+    #: date added to CISA's Known Exploited Vulnerabilities catalog, "" when not in it
+    kev_added: str = ""
+    epss: float | None = None
+    epss_percentile: float | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +221,11 @@ class Finding:
     aliases: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
     suppressed_by: str = ""  # the policy rule that accepted it, empty when active
+    cvss: tuple[CvssScore, ...] = ()
+    cwes: tuple[str, ...] = ()
+    kev_added: str = ""
+    epss: float | None = None
+    epss_percentile: float | None = None
 
     @property
     def installed_version(self) -> str:

@@ -56,6 +56,7 @@ def full_result(diff_id: str = DIFF_ID, label: str = "") -> LayerResult:
         packages=tuple(package(kind, i) for i, kind in enumerate(PackageType)),
         distro=distro,
         warnings=(f"{label}: /var/lib/dpkg/status: skipped 1 record", "naïve ünïcode ☃"),
+        owned_paths=("usr/lib/python3/dist-packages/six.py", "caf\\xe9/x"),
     )
     return LayerResult(
         diff_id=diff_id,

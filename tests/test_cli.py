@@ -293,7 +293,9 @@ def test_malformed_feed_fails_the_build_and_keeps_the_old_db(env: Env) -> None:
 def test_db_status_lists_sources_and_namespaces(env: Env) -> None:
     result = env.run("db", "status")
     assert result.returncode == 0, result.stderr
-    assert "schema version: 1" in result.stdout
+    from hullscan.db.schema import SCHEMA_VERSION
+
+    assert f"schema version: {SCHEMA_VERSION}" in result.stdout
     assert "alpine:3.4" in result.stdout and "680" in result.stdout
     assert "debian:12" in result.stdout
 
@@ -475,3 +477,67 @@ def test_gate_does_not_pass_an_image_whose_os_was_not_matched(env: Env, tmp_path
     assert allowed.returncode == 0, allowed.stderr
     ungated = env.run("image", "--input", "a319.tar", "-o", "r.txt")
     assert ungated.returncode == 0  # no gate asked for: a warning only
+
+
+def test_sbom_written_by_hullscan_scans_back_to_the_same_findings(env: Env) -> None:
+    made = env.run("image", "--input", "sample.tar", "--report", "cyclonedx=s.cdx.json", "-q")
+    assert made.returncode == 0, made.stderr
+    result = env.run("sbom", "s.cdx.json", "-f", "json")
+    assert result.returncode == 0, result.stderr
+    again = json.loads(result.stdout)
+    original = scan_json(env)
+    assert {(f["id"], f["package"]["name"]) for f in again["findings"]} == {
+        (f["id"], f["package"]["name"]) for f in original["findings"]
+    }
+
+
+def test_compose_scans_every_image_of_the_project(env: Env, tmp_path: Path) -> None:
+    import shutil
+    import tempfile
+
+    from tests.image.fake_docker import FakeDockerEngine
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / ".env").write_text("TAG=alpine-3.4\n")
+    (project / "compose.yaml").write_text(
+        "services:\n"
+        "  web:\n    image: hullscan/sample:${TAG}\n"
+        "  worker:\n    image: hullscan/sample:${TAG:-latest}\n"
+        "  builder:\n    build: .\n"
+    )
+    sockdir = Path(tempfile.mkdtemp(prefix="hs-"))
+    fake = FakeDockerEngine()
+    fake.add(load_sample_builder().build(env.root / "compose.tar", "docker-archive"))
+    host = fake.serve_unix(str(sockdir / "docker.sock"))
+    try:
+        result = env.run(
+            "compose",
+            str(project / "compose.yaml"),
+            "-f",
+            "json",
+            "--image-src",
+            "daemon",
+            "--docker-host",
+            host,
+            "--fail-on",
+            "unknown",
+            "--report-dir",
+            "per-image",
+        )
+    finally:
+        fake.stop()
+        shutil.rmtree(sockdir, ignore_errors=True)
+    assert result.returncode == 1, result.stderr  # findings at or above Unknown
+    combined = json.loads(result.stdout)
+    assert len(combined["images"]) == 1  # web and worker name the same image: scanned once
+    assert "builder" in result.stderr and "skipped" in result.stderr
+    assert len(list((env.root / "per-image").iterdir())) == 1
+
+
+def test_issues_without_gitlab_settings_is_a_usage_error(env: Env) -> None:
+    scan_json(env)
+    env.run("image", "--input", "sample.tar", "-f", "json", "-o", "r.json")
+    result = env.run("issues", "gitlab", "r.json")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "CI_SERVER_URL" in result.stderr

@@ -73,7 +73,7 @@ def test_gate_on_realistic_report() -> None:
     policy = Policy(fail_on=Severity.CRITICAL, ignore_unfixed=True)
     report = apply_policy(fx.debian_report(), policy, fx.REFERENCE)
     assert gate(report, policy) is True  # curl CVE-2023-38545 is fixed and critical
-    ids = {(f.vuln_id, f.package.name) for f in failing_findings(report, policy)}
+    ids = {(f.vuln_id, f.finding.package.name) for f in failing_findings(report, policy)}
     assert ids == {("CVE-2023-38545", "curl"), ("CVE-2023-38545", "libcurl4")}
 
 

@@ -30,3 +30,23 @@ def test_rpm_epoch_is_a_qualifier_and_module_is_kept() -> None:
 def test_apk_without_distro_has_no_namespace() -> None:
     pkg = Package("musl", "1.2.5-r0", PackageType.APK, "x86_64")
     assert purl_for(pkg, None) == "pkg:apk/musl@1.2.5-r0?arch=x86_64"
+
+
+def test_language_purls_follow_the_purl_spec() -> None:
+    debian = Distro("debian", "12")
+    cases = {
+        Package("org.apache.logging.log4j:log4j-core", "2.14.1", PackageType.MAVEN): (
+            "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"
+        ),
+        Package("@babel/core", "7.1.0", PackageType.NPM): "pkg:npm/%40babel/core@7.1.0",
+        Package("lodash", "4.17.20", PackageType.NPM): "pkg:npm/lodash@4.17.20",
+        Package("golang.org/x/net", "v0.1.0", PackageType.GOLANG): (
+            "pkg:golang/golang.org/x/net@v0.1.0"
+        ),
+        Package("django", "3.2.1", PackageType.PYPI): "pkg:pypi/django@3.2.1",
+        Package("laravel/framework", "8.0.0", PackageType.COMPOSER): (
+            "pkg:composer/laravel/framework@8.0.0"
+        ),
+    }
+    for pkg, want in cases.items():
+        assert purl_for(pkg, debian) == want  # the image's distro is not the package's

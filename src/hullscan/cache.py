@@ -369,17 +369,19 @@ def _analysis_out(result: AnalysisResult | None, label: str) -> list[Any] | None
         [_package_out(p) for p in result.packages],
         _distro_out(result.distro),
         [_swap(w, label, _LABEL_TOKEN) for w in result.warnings],
+        list(result.owned_paths),
     ]
 
 
 def _analysis_in(row: list[Any] | None, label: str) -> AnalysisResult | None:
     if row is None:
         return None
-    packages, distro, warnings = row
+    packages, distro, warnings, owned = row
     return AnalysisResult(
         packages=tuple(_package_in(p) for p in packages),
         distro=_distro_in(distro),
         warnings=tuple(_swap(_str(w), label and _LABEL_TOKEN, label) for w in warnings),
+        owned_paths=_strs(owned),
     )
 
 

@@ -19,8 +19,24 @@ _NAMESPACE = {
 }
 
 
+def _language_purl(pkg: Package) -> str:
+    """purl-spec for ecosystem packages: the name's own namespace, no distro qualifiers."""
+    namespace, name = "", pkg.name
+    if pkg.type is PackageType.MAVEN and ":" in name:
+        namespace, name = name.split(":", 1)  # groupId:artifactId
+    elif pkg.type is PackageType.NPM and name.startswith("@") and "/" in name:
+        namespace, name = name.split("/", 1)  # @scope/name
+    elif pkg.type in (PackageType.GOLANG, PackageType.COMPOSER) and "/" in name:
+        namespace, name = name.rsplit("/", 1)  # github.com/org/repo, vendor/package
+    return str(
+        PackageURL(type=pkg.type.value, namespace=namespace or None, name=name, version=pkg.version)
+    )
+
+
 def purl_for(pkg: Package, distro: Distro | None) -> str:
-    """purl per the purl-spec types: pkg:deb/debian/..., pkg:apk/alpine/..."""
+    """purl per the purl-spec types: pkg:deb/debian/..., pkg:apk/alpine/..., pkg:maven/g/a@v"""
+    if not pkg.type.is_os:
+        return _language_purl(pkg)
     qualifiers: dict[str, str] = {}
     if pkg.arch:
         qualifiers["arch"] = pkg.arch

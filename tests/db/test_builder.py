@@ -14,8 +14,9 @@ from hullscan.db.feeds.alpine import AlpineSecdbFeed
 from hullscan.db.feeds.debian import DebianTrackerFeed
 from hullscan.db.fetch import fingerprint
 from hullscan.db.reader import VulnDB
+from hullscan.db.schema import SCHEMA_VERSION
 from hullscan.errors import DbError, FeedError
-from hullscan.model import Advisory, FixStatus, Vulnerability
+from hullscan.model import Advisory, DbInfo, FixStatus, Vulnerability
 
 from .helpers import ListFeed, advisory
 
@@ -45,7 +46,7 @@ def test_real_feeds(tmp_path: Path, debian_json: Path, secdb_yaml_dir: Path) -> 
         [(DebianTrackerFeed(), str(debian_json)), (AlpineSecdbFeed(), str(secdb_yaml_dir))],
         lambda message, done, total: calls.append((message, done, total)),
     )
-    assert info.schema_version == 1
+    assert info.schema_version == SCHEMA_VERSION == 2
     assert info.path == str(dest)
     assert info.built_at.endswith("Z") and info.built_at[:2] == "20"
     debian, alpine = info.sources
@@ -64,7 +65,7 @@ def test_real_feeds(tmp_path: Path, debian_json: Path, secdb_yaml_dir: Path) -> 
     only_db_left(dest.parent, dest)
 
     with VulnDB.open(dest) as db:
-        assert db.info() == info
+        assert db.info() == DbInfo(info.schema_version, info.built_at, info.path, info.sources)
         counts = db.counts()
         assert counts["debian:10"] == 4 and counts["alpine:3.10"] == 1856
         assert sum(counts.values()) == 21 + 11775
@@ -109,6 +110,8 @@ def test_vulnerabilities_merged_across_feeds(tmp_path: Path, debian_json: Path) 
 
 
 class TestAtomicity:
+    """strict=True: any failing feed fails the build as a whole, the old DB stays."""
+
     @pytest.mark.parametrize(
         "failure",
         [RuntimeError("boom"), FeedError("listfeed feed: broken"), KeyboardInterrupt()],
@@ -122,7 +125,11 @@ class TestAtomicity:
         feed = ListFeed(records, fail_after=11_000, fail_with=failure)
         expected = type(failure) if isinstance(failure, KeyboardInterrupt) else FeedError
         with pytest.raises(expected) as info:
-            build_db(built, [(DebianTrackerFeed(), str(debian_json)), (feed, str(debian_json))])
+            build_db(
+                built,
+                [(DebianTrackerFeed(), str(debian_json)), (feed, str(debian_json))],
+                strict=True,
+            )
         if expected is FeedError:
             assert str(info.value).startswith("listfeed feed")
         assert digest(built) == before
@@ -178,6 +185,34 @@ class TestAtomicity:
         ):
             build_db(built, [(feed, str(debian_json))])
         only_db_left(built.parent, built)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [RuntimeError("boom"), FeedError("listfeed feed: broken")],
+    ids=["bug", "feed-error"],
+)
+def test_failing_feed_without_strict_leaves_the_others(
+    built: Path, debian_json: Path, failure: BaseException
+) -> None:
+    """The default: the failing feed is reported and left out, the others are built."""
+    records = [advisory(f"pkg{i}", f"CVE-2024-{i:04d}") for i in range(12_000)]
+    feed = ListFeed(records, fail_after=11_000, fail_with=failure)
+    calls: list[str] = []
+    info = build_db(
+        built,
+        [(DebianTrackerFeed(), str(debian_json)), (feed, str(debian_json))],
+        lambda message, done, total: calls.append(message),
+    )
+    ((name, message, kept),) = [(f.name, f.message, f.kept_previous) for f in info.failures]
+    assert (name, kept) == ("listfeed", False)
+    expected = "listfeed feed: cannot parse" if isinstance(failure, RuntimeError) else "listfeed"
+    assert message.startswith(expected)
+    assert f"listfeed: failed: {message}" in calls
+    assert [s.name for s in info.sources] == ["debian"]
+    only_db_left(built.parent, built)
+    with VulnDB.open(built) as db:
+        assert sum(db.counts().values()) == 21  # none of the 11,000 rows written before
 
 
 def test_no_sources(tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def test_info_and_counts(big_db: Path) -> None:
     with VulnDB.open(big_db) as db:
         info = db.info()
         counts = db.counts()
-    assert info.schema_version == 1 and info.path == str(big_db)
+    assert info.schema_version == 2 and info.path == str(big_db)
     assert [(s.name, s.advisories) for s in info.sources] == [
         ("debian", 21),
         ("listfeed", 2 * N_PACKAGES),
@@ -150,8 +150,8 @@ def modified_copy(src: Path, tmp_path: Path, *sql: str) -> Path:
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        (2, r"schema version 2 \(from a newer hullscan\).*reads version 1: upgrade hullscan"),
-        (0, r"schema version 0 \(from an older hullscan\).*run `hullscan db build`"),
+        (3, r"schema version 3 \(from a newer hullscan\).*reads version 2: upgrade hullscan"),
+        (1, r"schema version 1 \(from an older hullscan\).*run `hullscan db build`"),
     ],
 )
 def test_wrong_schema_version(big_db: Path, tmp_path: Path, version: int, message: str) -> None:

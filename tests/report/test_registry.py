@@ -24,6 +24,6 @@ def test_every_format_renders_text_deterministically(name: str) -> None:
 
 def test_unknown_format() -> None:
     with pytest.raises(
-        ReportError, match=r"unknown report format 'sarif' \(available: gitlab, json, table\)"
+        ReportError, match=r"unknown report format 'pdf' \(available: clair, cyclonedx, .*table\)"
     ):
-        registry.get_renderer("sarif")
+        registry.get_renderer("pdf")

@@ -19,7 +19,10 @@ def test_known_schemes() -> None:
 
 
 def test_unknown_scheme_names_the_known_ones() -> None:
-    with pytest.raises(UnknownSchemeError, match=r"'nosuchscheme'.*apk, deb, dpkg") as info:
+    with pytest.raises(
+        UnknownSchemeError,
+        match=r"'nosuchscheme'.*apk, cargo, composer, deb, dpkg, gem, go, golang",
+    ) as info:
         comparator("nosuchscheme")
     assert isinstance(info.value, HullscanError)
     assert isinstance(info.value, LookupError)
@@ -84,3 +87,27 @@ def test_in_range_reports_bad_versions() -> None:
         in_range("1.0-", R(fixed="2.0"), DPKG)
     with pytest.raises(VersionError):
         in_range("1.0", R(fixed=""), APK)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "low", "high"),
+    [
+        ("pypi", "2.2.24", "2.2.25"),
+        ("pep440", "1.0rc1", "1.0"),
+        ("npm", "4.17.21-rc.1", "4.17.21"),
+        ("semver", "1.0.0-alpha", "1.0.0"),
+        ("cargo", "0.6.9", "0.6.10"),
+        ("maven", "2.15.0-rc1", "2.15.0"),
+        ("go", "v0.0.0-20220826154423-83b083e8dc8b", "0.0.0-20220906165146-f3363e06e74c"),
+        ("golang", "go1.19rc2", "1.19.0"),
+        ("gem", "1.0.a", "1.0"),
+        ("rubygems", "5.2.4.rc1", "5.2.4"),
+        ("composer", "v4.4.45", "4.4.46"),
+        ("nuget", "1.0.0-beta", "1.0.0.1"),
+    ],
+)
+def test_language_schemes(scheme: str, low: str, high: str) -> None:
+    compare = comparator(scheme)
+    assert compare(low, high) == -1 and compare(high, low) == 1
+    assert in_range(low, AffectedRange(introduced="0", fixed=high), compare)
+    assert not in_range(high, AffectedRange(fixed=high), compare)

@@ -21,6 +21,10 @@ class AnalysisResult:
     packages: tuple[Package, ...] = ()
     distro: Distro | None = None
     warnings: tuple[str, ...] = ()
+    #: Files an OS package manager installed (normalised like walker paths: no leading '/').
+    #: The Applier drops language packages whose metadata file is one of them, so a
+    #: Debian-packaged python3-urllib3 is reported (and matched) once, as the deb.
+    owned_paths: tuple[str, ...] = ()
 
 
 class Analyzer(ABC):
@@ -34,6 +38,13 @@ class Analyzer(ABC):
     @abstractmethod
     def wants(self, path: str) -> bool:
         """Whether this analyzer needs the content of `path` (cheap: called on every entry)."""
+
+    def wants_file(self, path: str, mode: int, size: int) -> bool:
+        """What the walkers ask: `wants`, unless an analyzer picks files by what they are
+        (Go and Rust programs have no telling name). `mode` is the st_mode of a regular file
+        when the source records it, else -1 (image layers: the tar reader keeps no
+        permission bits); `size` is the file's size, 0 for anything but a regular file."""
+        return self.wants(path)
 
     @abstractmethod
     def analyze(self, path: str, content: bytes) -> AnalysisResult:

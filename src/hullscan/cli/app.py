@@ -30,7 +30,7 @@ def _terminated(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     """Console-script entry point; click maps usage errors to exit code 2."""
-    from hullscan.cli import cache, db, scan  # noqa: F401 - registers the commands
+    from hullscan.cli import cache, compose, db, issues, scan  # noqa: F401 - registers
 
     signal.signal(signal.SIGTERM, _terminated)
     cli(prog_name="hullscan")

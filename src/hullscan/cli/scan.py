@@ -34,14 +34,7 @@ from hullscan.db.location import cache_root
 from hullscan.db.reader import VulnDB
 from hullscan.image.source import ImageSource, Platform
 from hullscan.model import Inventory, Layer, ScanReport
-from hullscan.policy import (
-    Policy,
-    apply_policy,
-    end_of_life,
-    failing_findings,
-    gate,
-    load_clair_whitelist,
-)
+from hullscan.policy import Policy, apply_policy, gate, gate_messages, load_policy
 from hullscan.report.base import ReportOptions, merged_warnings
 from hullscan.report.files import write_atomically
 from hullscan.report.registry import DEFAULT_FILENAMES, FORMATS, render
@@ -106,8 +99,36 @@ def report_options(func: F) -> F:
             "--fail-on",
             "--threshold",
             "fail_on",
-            type=SeverityType(),
-            help="Exit 1 when an unsuppressed finding is at or above SEVERITY.",
+            type=FailOnType(),
+            help="Exit 1 when an unsuppressed finding is at or above SEVERITY; `kev` (in CISA's "
+            "Known Exploited Vulnerabilities) may be listed too: --fail-on high,kev.",
+        ),
+        click.option("--fail-on-kev", is_flag=True, help="Exit 1 on any finding in CISA KEV."),
+        click.option(
+            "--fail-on-epss",
+            type=click.FloatRange(0.0, 1.0),
+            metavar="SCORE",
+            help="Exit 1 on any finding whose EPSS score is at least SCORE (0-1).",
+        ),
+        click.option(
+            "--fail-on-fixable",
+            is_flag=True,
+            help="Only findings that have a fix count for the thresholds (alone: any fixable "
+            "finding fails).",
+        ),
+        click.option(
+            "--ignorefile",
+            "ignorefiles",
+            multiple=True,
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="Ignore rules: .hullscanignore.yaml (default: found in the working directory), "
+            ".trivyignore or .trivyignore.yaml (repeatable).",
+        ),
+        click.option(
+            "--vex",
+            multiple=True,
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            help="OpenVEX or CycloneDX VEX document (repeatable).",
         ),
         click.option(
             "--fail-on-eol",
@@ -143,22 +164,44 @@ def report_options(func: F) -> F:
 
 
 def _outputs(kw: dict[str, Any]) -> Outputs:
-    """Pop the report options out of a command's keyword arguments."""
-    whitelist = kw.pop("whitelist")
+    """Pop the report and policy options out of a command's keyword arguments."""
+    severity, kev = kw.pop("fail_on") or (None, False)
     return Outputs(
         allow_unmatched=kw.pop("allow_unmatched"),
         fmt=kw.pop("fmt"),
         output=kw.pop("output"),
         extra=_parse_reports(kw.pop("reports")),
         show_suppressed=kw.pop("show_suppressed"),
-        policy=Policy(
-            fail_on=kw.pop("fail_on"),
-            ignore_unfixed=kw.pop("ignore_unfixed"),
-            whitelist=load_clair_whitelist(whitelist) if whitelist else None,
-            min_severity=kw.pop("severity"),
+        policy=load_policy(
+            fail_on=severity,
+            fail_on_kev=kev or kw.pop("fail_on_kev"),
+            fail_on_epss=kw.pop("fail_on_epss"),
+            fail_on_fixable=kw.pop("fail_on_fixable"),
             fail_on_eol=kw.pop("fail_on_eol"),
+            ignore_unfixed=kw.pop("ignore_unfixed"),
+            min_severity=kw.pop("severity"),
+            whitelist=kw.pop("whitelist"),
+            ignorefiles=kw.pop("ignorefiles"),
+            vex=kw.pop("vex"),
         ),
     )
+
+
+class FailOnType(click.ParamType):  # type: ignore[type-arg]
+    """`high`, `kev`, or both: `high,kev` -> (Severity.HIGH, True)."""
+
+    name = "SEVERITY[,kev]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        severity, kev = None, False
+        for part in (p.strip() for p in str(value).split(",") if p.strip()):
+            if part.lower() == "kev":
+                kev = True
+            else:
+                severity = SeverityType().convert(part, param, ctx)
+        return severity, kev
 
 
 class _LayerBars:
@@ -201,22 +244,13 @@ def _finish(ui: Ui, report: ScanReport, image_ref: str, outputs: Outputs) -> int
         log.warning("%s", warning)
         ui.warn(warning)
     _write(report, outputs)
-    gating = outputs.policy.fail_on is not None or outputs.policy.fail_on_eol
     unmatched = report.meta.get(META_UNMATCHED)
-    if gating and unmatched and not outputs.allow_unmatched:
+    if outputs.policy.gating and unmatched and not outputs.allow_unmatched:
         ui.error(f"error: the scan is incomplete: {unmatched} (--allow-unmatched accepts that)")
         return EXIT_ERROR
     failed = gate(report, outputs.policy)
-    if failing := failing_findings(report, outputs.policy):
-        assert outputs.policy.fail_on is not None
-        ids = ", ".join(sorted({f.vuln_id for f in failing})[:5])
-        more = " ..." if len({f.vuln_id for f in failing}) > 5 else ""
-        ui.error(
-            f"failing: {len(failing)} finding(s) at or above "
-            f"{outputs.policy.fail_on.name} ({ids}{more})"
-        )
-    if failed and outputs.policy.fail_on_eol and (eol := end_of_life(report)) is not None:
-        ui.error(f"failing: the OS reached its end of life on {eol} (--fail-on-eol)")
+    for message in gate_messages(report, outputs.policy):
+        ui.error(message)
     log.info("%d findings, gate %s", len(report.findings), "failed" if failed else "passed")
     return EXIT_FINDINGS if failed else EXIT_OK
 
@@ -351,4 +385,25 @@ def rootfs_command(**kw: Any) -> None:
             inventory = index_rootfs(directory)
             report = match(inventory, db, started_at=started)
         code = _finish(ui, report, str(directory), outputs)
+    sys.exit(code)
+
+
+@cli.command("sbom")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@report_options
+@common_options
+def sbom_command(**kw: Any) -> None:
+    """Scan an SBOM (CycloneDX JSON/XML, SPDX 2.x JSON, or a hullscan JSON report)."""
+    from hullscan.sbom import image_reference, read_sbom
+
+    ui = setup(kw.pop("quiet"), kw.pop("log_file"))
+    cache_dir, db_path = kw.pop("cache_dir"), kw.pop("db_path")
+    path: Path = kw.pop("file")
+    with errors(ui):
+        outputs = _outputs(kw)
+        started = datetime.now(UTC)
+        inventory = read_sbom(path)
+        with VulnDB.open(db_path_of(db_path, cache_dir)) as db:
+            report = match(inventory, db, started_at=started)
+        code = _finish(ui, report, image_reference(inventory), outputs)
     sys.exit(code)

@@ -20,6 +20,7 @@ from hullscan.errors import DbError
 from hullscan.model import (
     Advisory,
     AffectedRange,
+    CvssScore,
     DbInfo,
     FixStatus,
     Severity,
@@ -50,6 +51,103 @@ def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
         yield keys[start : start + CHUNK]
 
 
+#: The columns of a `vulnerabilities` row after id and source, in table order.
+VULNERABILITY_COLUMNS = (
+    "description, aliases, urls, cvss, cwes, published, nvd_severity, kev_added, epss,"
+    " epss_percentile"
+)
+VulnerabilityRow = tuple[str, str, str, str, str, str, int, str, float | None, float | None]
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _json_list(values: Sequence[Any]) -> str:
+    # Most rows (EPSS, KEV: 300,000 a day) have empty lists: skip the encoder for them.
+    return _encode(list(values)) if values else "[]"
+
+
+def vulnerability_row(vuln: Vulnerability) -> VulnerabilityRow:
+    """The stored form of a Vulnerability (without id and source): what the builder writes."""
+    return (
+        vuln.description,
+        _json_list(vuln.aliases),
+        _json_list(vuln.urls),
+        _json_list(
+            [
+                {
+                    "source": c.source,
+                    "version": c.version,
+                    "vector": c.vector,
+                    "score": c.score,
+                    "severity": c.severity.name,
+                }
+                for c in vuln.cvss
+            ]
+        ),
+        _json_list(vuln.cwes),
+        vuln.published,
+        int(vuln.nvd_severity),
+        vuln.kev_added,
+        vuln.epss,
+        vuln.epss_percentile,
+    )
+
+
+def vulnerability_from_row(vuln_id: str, row: Sequence[Any]) -> Vulnerability:
+    """A Vulnerability from the columns of VULNERABILITY_COLUMNS; ValueError/TypeError if bad."""
+    description, aliases, urls, cvss, cwes, published, severity, kev, epss, percentile = row
+    return Vulnerability(
+        id=vuln_id,
+        description=str(description),
+        aliases=_strings(json.loads(aliases)),
+        urls=_strings(json.loads(urls)),
+        cvss=_cvss(json.loads(cvss)),
+        cwes=_strings(json.loads(cwes)),
+        published=str(published),
+        nvd_severity=Severity(severity),
+        kev_added=str(kev),
+        epss=None if epss is None else float(epss),
+        epss_percentile=None if percentile is None else float(percentile),
+    )
+
+
+def merge_vulnerabilities(vulns: Sequence[Vulnerability]) -> Vulnerability:
+    """One view of several statements about an id, the most trusted first.
+
+    Texts and single facts: the first one given (a vendor's description stays, NVD's fills
+    the gap); lists: the union in order; CVSS scores: every distinct one.
+    """
+    first = vulns[0]
+    if len(vulns) == 1:
+        return first
+
+    def text(values: Iterator[str]) -> str:
+        return next((v for v in values if v), "")
+
+    def union(lists: Iterator[tuple[str, ...]]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(item for items in lists for item in items))
+
+    return Vulnerability(
+        id=first.id,
+        description=text(v.description for v in vulns),
+        aliases=union(v.aliases for v in vulns),
+        urls=union(v.urls for v in vulns),
+        cvss=tuple(dict.fromkeys(c for v in vulns for c in v.cvss)),
+        cwes=union(v.cwes for v in vulns),
+        published=text(v.published for v in vulns),
+        nvd_severity=next(
+            (v.nvd_severity for v in vulns if v.nvd_severity is not Severity.UNKNOWN),
+            Severity.UNKNOWN,
+        ),
+        kev_added=text(v.kev_added for v in vulns),
+        epss=next((v.epss for v in vulns if v.epss is not None), None),
+        epss_percentile=next(
+            (v.epss_percentile for v in vulns if v.epss_percentile is not None), None
+        ),
+    )
+
+
 class VulnDB:
     """An open vulnerability DB. Use as a context manager, or call close().
 
@@ -60,6 +158,9 @@ class VulnDB:
         self._conn = conn
         self._path = path
         self._info = info
+        # Precedence of vulnerability rows: the order of `sources` (the builder writes the
+        # vendor feeds first, then the enrichment feeds).
+        self._rank = {source.name: index for index, source in enumerate(info.sources)}
 
     @classmethod
     def open(cls, path: Path | str) -> VulnDB:
@@ -166,26 +267,36 @@ class VulnDB:
         return result
 
     def vulnerabilities(self, ids: Collection[str]) -> dict[str, Vulnerability]:
-        """Description, aliases and URLs of the given ids (unknown ids are absent)."""
+        """Facts about the given ids, every feed's rows merged (unknown ids are absent).
+
+        Precedence: vendor feeds in build order, then NVD, KEV, EPSS (merge_vulnerabilities).
+        """
         keys = sorted(set(ids))
-        result: dict[str, Vulnerability] = {}
+        found: dict[str, list[tuple[int, str, Vulnerability]]] = {}
+        last = len(self._rank)
         for chunk in _chunks(keys):
             marks = ",".join("?" * len(chunk))
             rows = self._query(
-                f"SELECT id, description, aliases, urls FROM vulnerabilities WHERE id IN ({marks})",
+                f"SELECT id, source, {VULNERABILITY_COLUMNS} FROM vulnerabilities"
+                f" WHERE id IN ({marks})",
                 tuple(chunk),
             )
-            for vuln_id, description, aliases, urls in rows:
+            for vuln_id, source, *columns in rows:
                 try:
-                    result[vuln_id] = Vulnerability(
-                        id=vuln_id,
-                        description=description,
-                        aliases=_strings(json.loads(aliases)),
-                        urls=_strings(json.loads(urls)),
-                    )
-                except (TypeError, ValueError) as exc:
+                    vuln = vulnerability_from_row(vuln_id, columns)
+                except (TypeError, ValueError, KeyError, AttributeError) as exc:
                     raise self._damaged(exc) from None
-        return result
+                rank = self._rank.get(source, last)
+                found.setdefault(vuln_id, []).append((rank, source, vuln))
+        return {
+            vuln_id: merge_vulnerabilities([v for _, _, v in sorted(rows, key=lambda r: r[:2])])
+            for vuln_id, rows in found.items()
+        }
+
+    def vulnerability_counts(self) -> dict[str, int]:
+        """Rows each feed put into `vulnerabilities` (NVD, KEV, EPSS put nothing else)."""
+        rows = self._query("SELECT name, vulnerabilities FROM sources ORDER BY rowid", ())
+        return {name: int(count) for name, count in rows}
 
     def has_namespace(self, namespace: str) -> bool:
         """Whether any feed covered `namespace` (an index probe, unlike counts())."""
@@ -224,6 +335,26 @@ class VulnDB:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _cvss(value: object) -> tuple[CvssScore, ...]:
+    """The JSON list of CVSS objects from the DB, else ValueError (the DB is damaged)."""
+    if not isinstance(value, list):
+        raise ValueError(f"expected a list of CVSS scores, found {value!r:.60}")
+    scores = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise ValueError(f"expected a CVSS score object, found {item!r:.60}")
+        scores.append(
+            CvssScore(
+                source=str(item["source"]),
+                version=str(item["version"]),
+                vector=str(item["vector"]),
+                score=float(item["score"]),
+                severity=Severity[item["severity"]],
+            )
+        )
+    return tuple(scores)
 
 
 def _strings(value: object) -> tuple[str, ...]:

@@ -6,7 +6,9 @@ rebuild (or a newer hullscan), so readers only ever deal with one layout.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+# 2: enrichment (CVSS, CWEs, KEV, EPSS) in per-source vulnerability rows; per-source state
+# for fingerprint-based skipping.
+SCHEMA_VERSION = 2
 
 # PRAGMA application_id: lets the reader tell "some other SQLite file" from "a hullscan DB
 # of another schema" and give the right advice. The bytes spell "HuLS".
@@ -22,9 +24,14 @@ CREATE TABLE meta (
 CREATE TABLE sources (
     name        TEXT PRIMARY KEY,    -- feed name: debian, alpine, ...
     location    TEXT NOT NULL,       -- URL(s) or path(s) it was read from, ", "-separated
-    fingerprint TEXT NOT NULL,       -- sha256:<hex> over the fetched files' bytes
-    fetched_at  TEXT NOT NULL,       -- ISO-8601 UTC
-    advisories  INTEGER NOT NULL     -- rows this feed put into `advisories`
+    fingerprint TEXT NOT NULL,       -- sha256:<hex> over the fetched files' bytes (NVD API:
+                                     -- lastmod:<high-water mark>)
+    fetched_at  TEXT NOT NULL,       -- ISO-8601 UTC: when the data was last known current
+    advisories  INTEGER NOT NULL,    -- rows this feed put into `advisories`
+    vulnerabilities INTEGER NOT NULL, -- rows this feed put into `vulnerabilities`
+    state       TEXT NOT NULL        -- JSON object: validators (ETag, Last-Modified, sha256) per
+                                     -- location and feed state (NVD high-water mark) that let
+                                     -- the next build skip an unchanged source
 );
 CREATE TABLE advisories (
     namespace       TEXT NOT NULL,   -- debian:12, alpine:3.10, ... (hullscan.distros)
@@ -37,11 +44,23 @@ CREATE TABLE advisories (
     severity_source TEXT NOT NULL,
     source          TEXT NOT NULL    -- sources.name
 );
+-- One row per (id, feed that said something about it): rows of an unchanged feed can be
+-- copied from the previous DB as they are, and the reader merges them (vendor feeds first,
+-- in `sources` order, then enrichment feeds: see docs/db.md, Enrichment).
 CREATE TABLE vulnerabilities (
-    id          TEXT PRIMARY KEY,
-    description TEXT NOT NULL,
-    aliases     TEXT NOT NULL,       -- JSON list of ids
-    urls        TEXT NOT NULL        -- JSON list of URLs
+    id              TEXT NOT NULL,
+    source          TEXT NOT NULL,   -- sources.name
+    description     TEXT NOT NULL,
+    aliases         TEXT NOT NULL,   -- JSON list of ids
+    urls            TEXT NOT NULL,   -- JSON list of URLs
+    cvss            TEXT NOT NULL,   -- JSON list of {source, version, vector, score, severity}
+    cwes            TEXT NOT NULL,   -- JSON list of CWE ids (CWE-79)
+    published       TEXT NOT NULL,   -- ISO-8601 UTC, or ""
+    nvd_severity    INTEGER NOT NULL, -- model.Severity value; 0 (UNKNOWN) unless NVD rated it
+    kev_added       TEXT NOT NULL,   -- YYYY-MM-DD it entered CISA KEV, or ""
+    epss            REAL,            -- FIRST EPSS probability, NULL when not scored
+    epss_percentile REAL,
+    PRIMARY KEY (id, source)
 ) WITHOUT ROWID;
 """
 

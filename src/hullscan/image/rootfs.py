@@ -168,7 +168,14 @@ class _RootfsWalk:
                 continue
             if kind == "dir" and not (not directory and entry.name in SKIPPED_TOP_DIRS):
                 subdirs.append(entry.name)
-            wanting = [a for a in self.analyzers if a.wants(path)]
+            mode, size = -1, 0  # see Analyzer.wants_file
+            if kind == "file":
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                    mode, size = info.st_mode, info.st_size
+                except OSError:
+                    pass  # gone or unreadable: only analyzers wanting it by name will tell
+            wanting = [a for a in self.analyzers if a.wants_file(path, mode, size)]
             if not wanting:
                 continue
             if kind == "link":

@@ -315,7 +315,9 @@ class _Walk:
             else:
                 self.whiteouts.append(posixpath.join(directory, base[len(WHITEOUT_PREFIX) :]))
             return
-        wanting = [a for a in self.analyzers if a.wants(path)]
+        size = member.size if member.isfile() else 0
+        # the tar reader keeps no permission bits: mode -1 (see Analyzer.wants_file)
+        wanting = [a for a in self.analyzers if a.wants_file(path, -1, size)]
         if not wanting:
             return
         if member.issym():
@@ -327,7 +329,7 @@ class _Walk:
         if member.islnk():
             self._hard_link(path, normalize_path(member.linkname), wanting)
             return
-        content = self._content(tar, member, path)
+        content = self._content(tar, member, path, wanting)
         done = self.results.setdefault(path, {})
         for analyzer in wanting:
             result = self._run(analyzer, path, content)
@@ -341,10 +343,12 @@ class _Walk:
                 self.warnings.append(f"{self.where}: {path} is a hard link to unread {target}")
             self.files.append(FileFact(path, analyzer.name, known.get(analyzer.name)))
 
-    def _content(self, tar: TarStream, member: Member, path: str) -> bytes | None:
+    def _content(
+        self, tar: TarStream, member: Member, path: str, wanting: Sequence[Analyzer]
+    ) -> bytes | None:
         if not member.isfile():
             return None
-        limit = min(a.max_file_size for a in self.analyzers if a.wants(path))
+        limit = min(a.max_file_size for a in wanting)
         if member.size > limit:
             self.warnings.append(
                 f"{self.where}: {path} is {member.size} bytes, over the {limit}-byte limit; skipped"
@@ -353,6 +357,11 @@ class _Walk:
         if member.sparse:
             self.warnings.append(f"{self.where}: {path} is a sparse file; not read")
             return None
+        # Programs picked by kind (Analyzer.wants_file) are held one at a time and bounded by
+        # the layer's size; counting them would let a layer of big Go binaries starve the
+        # package databases that come after them in the tar.
+        if not any(a.wants(path) for a in wanting):
+            return tar.read(member)
         if self.wanted_bytes + member.size > MAX_WANTED_BYTES_PER_LAYER:
             self.warnings.append(
                 f"{self.where}: {path} not read: this layer already gave analyzers "

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
-from hullscan.db.reader import VulnDB
+from hullscan.db.reader import VulnDB, merge_vulnerabilities
+from hullscan.match.lang import LangMatcher
 from hullscan.match.os import OsMatcher
-from hullscan.model import Finding, Inventory
+from hullscan.model import Finding, Inventory, Severity, Vulnerability
+
+_CVE_ID = re.compile(r"CVE-\d{4}-\d{4,}")
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,67 @@ def match_inventory(
     for finding in findings:
         pkg = finding.package
         unique.setdefault((finding.vuln_id, pkg.name, pkg.version, pkg.arch), finding)
-    facts = db.vulnerabilities({f.vuln_id for f in unique.values()})
+    # Language packages (OSV): already one finding per (vulnerability, package).
+    lang_findings, lang_warnings = LangMatcher(db).match(inventory.packages)
+    enriched = attach_facts([*unique.values(), *lang_findings], db)
+    return MatchOutcome(enriched, warnings + lang_warnings, matcher.unmatched)
+
+
+def attach_facts(findings: Iterable[Finding], db: VulnDB) -> list[Finding]:
+    """Findings with their vulnerabilities' facts and the severity policy applied.
+
+    Facts (description, aliases, URLs, CVSS, CWEs, KEV, EPSS) come from every feed that
+    named the id, vendors first. A finding whose id is not a CVE (GHSA-..., PYSEC-...)
+    also gets the facts of its CVE aliases: NVD, KEV and EPSS only know CVE ids.
+    """
+    findings = list(findings)
+    facts = db.vulnerabilities({f.vuln_id for f in findings})
+    wanted = {
+        alias
+        for f in findings
+        if not _CVE_ID.fullmatch(f.vuln_id)
+        for alias in _cve_aliases(f, facts.get(f.vuln_id))
+    }
+    if wanted - facts.keys():
+        facts.update(db.vulnerabilities(wanted - facts.keys()))
     enriched = []
-    for finding in unique.values():
-        vuln = facts.get(finding.vuln_id)
-        if vuln is not None:
-            finding = replace(
-                finding, description=vuln.description, aliases=vuln.aliases, urls=vuln.urls
-            )
+    for finding in findings:
+        own = facts.get(finding.vuln_id)
+        related = []
+        if not _CVE_ID.fullmatch(finding.vuln_id):
+            related = [facts[a] for a in _cve_aliases(finding, own) if a in facts]
+        if own is not None or related:
+            finding = with_facts(finding, merge_vulnerabilities([*filter(None, [own]), *related]))
         enriched.append(finding)
-    return MatchOutcome(enriched, warnings, matcher.unmatched)
+    return enriched
+
+
+def with_facts(finding: Finding, vuln: Vulnerability) -> Finding:
+    """`finding` with `vuln`'s facts; severity: the vendor's, else NVD's.
+
+    The vendor's rating (finding.severity) is what the policy uses whenever the vendor gave
+    one; NVD's fills in only an UNKNOWN, with severity_source "nvd". Every CVSS score
+    (NVD's and the CNAs') stays on the finding, so both views are shown.
+    """
+    severity, source = finding.severity, finding.severity_source
+    if severity is Severity.UNKNOWN and vuln.nvd_severity is not Severity.UNKNOWN:
+        severity, source = vuln.nvd_severity, "nvd"
+    aliases = tuple(a for a in dict.fromkeys((*finding.aliases, *vuln.aliases)) if a)
+    return replace(
+        finding,
+        severity=severity,
+        severity_source=source,
+        description=vuln.description or finding.description,
+        aliases=tuple(a for a in aliases if a != finding.vuln_id),
+        urls=tuple(dict.fromkeys((*finding.urls, *vuln.urls))),
+        cvss=vuln.cvss,
+        cwes=vuln.cwes,
+        kev_added=vuln.kev_added,
+        epss=vuln.epss,
+        epss_percentile=vuln.epss_percentile,
+    )
+
+
+def _cve_aliases(finding: Finding, vuln: Vulnerability | None) -> list[str]:
+    known = (*finding.aliases, *(vuln.aliases if vuln else ()))
+    return sorted({a for a in known if _CVE_ID.fullmatch(a)})

@@ -15,6 +15,7 @@ from typing import Any
 from hullscan.distros import namespace_of
 from hullscan.model import (
     ArtifactInfo,
+    CvssScore,
     DbInfo,
     Distro,
     Finding,
@@ -23,9 +24,10 @@ from hullscan.model import (
     ScanReport,
     Severity,
 )
-from hullscan.policy import gate, policy_outcome
+from hullscan.policy import FailingFinding, RuleInfo, failing_findings, gate, policy_outcome
 from hullscan.report.base import (
     ReportOptions,
+    finding_sort_key,
     layer_index,
     merged_warnings,
     package_sort_key,
@@ -133,8 +135,26 @@ def _finding(finding: Finding, layers: dict[str, Layer]) -> JsonObject:
         "namespace": _s(finding.namespace),
         "description": _s(finding.description),
         "urls": list(finding.urls),
+        "cvss": [_cvss(score) for score in finding.cvss],
+        "cwes": list(finding.cwes),
+        "kev": {"date_added": finding.kev_added} if finding.kev_added else None,
+        "epss": (
+            {"score": finding.epss, "percentile": finding.epss_percentile}
+            if finding.epss is not None
+            else None
+        ),
         "layer": layer,
         "suppressed_by": _s(finding.suppressed_by),
+    }
+
+
+def _cvss(score: CvssScore) -> JsonObject:
+    return {
+        "source": score.source,
+        "version": score.version,
+        "vector": score.vector,
+        "score": score.score,
+        "severity": score.severity.name,
     }
 
 
@@ -150,17 +170,47 @@ def _summary(report: ScanReport) -> JsonObject:
     }
 
 
+def _rule(info: RuleInfo) -> JsonObject:
+    return {
+        "rule": info.rule,
+        "kind": info.kind,
+        "source": _s(info.source),
+        "reason": _s(info.reason),
+        "expires": info.expires.isoformat() if info.expires else None,
+    }
+
+
+def _failing(failure: FailingFinding) -> JsonObject:
+    pkg = failure.finding.package
+    return {
+        "id": failure.vuln_id,
+        "package": pkg.name,
+        "version": pkg.version,
+        "purl": _s(pkg.purl),
+        "reasons": [r.value for r in failure.reasons],
+    }
+
+
 def _policy(report: ScanReport) -> JsonObject | None:
     outcome = policy_outcome(report)
     if outcome is None:
         return None
     policy = outcome.policy
+    failing = sorted(failing_findings(report, policy), key=lambda f: finding_sort_key(f.finding))
     return {
         "image_ref": outcome.image_ref,
         "fail_on": _severity(policy.fail_on),
+        "fail_on_kev": policy.fail_on_kev,
+        "fail_on_epss": policy.fail_on_epss,
+        "fail_on_fixable": policy.fail_on_fixable,
+        "fail_on_eol": policy.fail_on_eol,
         "ignore_unfixed": policy.ignore_unfixed,
         "min_severity": _severity(policy.min_severity),
         "whitelist": policy.whitelist.source if policy.whitelist else None,
+        "ignorefiles": [f.source for f in policy.ignore_files],
+        "vex": [{"source": d.source, "format": d.format, "id": _s(d.doc_id)} for d in policy.vex],
+        "rules": [_rule(r) for r in outcome.rules],
+        "failing": [_failing(f) for f in failing],
         "failed": gate(report, policy),
     }
 

@@ -100,6 +100,19 @@ def _status_text(finding: Finding) -> str:
     return finding.status.value.replace("_", " ")
 
 
+def _vulnerability_text(finding: Finding) -> Text:
+    """The id, marked `KEV` when CISA lists it as exploited in the wild: fix those first."""
+    text = Text(printable(finding.vuln_id))
+    if finding.kev_added:
+        text.append(" KEV", style="bold red")
+    return text
+
+
+def _kev_line(findings: tuple[Finding, ...]) -> str:
+    count = sum(1 for f in findings if f.kev_added)
+    return f"Known exploited (CISA KEV): {count}" if count else ""
+
+
 def _summary_line(findings: tuple[Finding, ...]) -> str:
     counts = severity_counts(findings)
     parts = ", ".join(f"{s.name}: {n}" for s, n in counts.items())
@@ -146,7 +159,7 @@ def _table(findings: list[Finding], layers: dict[str, Layer], show_rule: bool) -
             printable(name),
             printable(finding.installed_version),
             printable(finding.fixed_version),
-            printable(finding.vuln_id),
+            _vulnerability_text(finding),
             Text(finding.severity.name, style=SEVERITY_STYLES[finding.severity]),
             _status_text(finding),
             Text(layer_text(finding, layers), no_wrap=True, overflow="ellipsis"),
@@ -179,6 +192,9 @@ def render(report: ScanReport, options: ReportOptions) -> str:
     console.print("=" * min(len(header), options.width))
     active = report.active_findings
     console.print(_summary_line(active))
+    kev_line = _kev_line(active)
+    if kev_line:
+        console.print(Text(kev_line, style="bold red"))
     suppressed_line = _suppressed_line(report)
     if suppressed_line:
         console.print(suppressed_line)

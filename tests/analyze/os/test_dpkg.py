@@ -202,11 +202,18 @@ def test_file_without_any_record_is_an_analyzer_error(shared_data: Path, fixture
 
 
 def test_distroless_image_status_d(shared_data: Path) -> None:
-    """Only the package file is read; its .md5sums and .preinst neighbours are not records."""
+    """The package file is a record; its .md5sums lists owned files; .preinst is neither."""
     root = shared_data / SYFT / "image-distroless-deb"
     files = sorted(str(f.relative_to(root)) for f in root.rglob("*") if f.is_file())
     wanted = [f for f in files if analyzer.wants(f)]
-    assert wanted == ["var/lib/dpkg/status.d/libsqlite3-0"]
+    assert wanted == [
+        "var/lib/dpkg/status.d/libsqlite3-0",
+        "var/lib/dpkg/status.d/libsqlite3-0.md5sums",
+    ]
+    owned = analyzer.analyze(wanted[1], (root / wanted[1]).read_bytes())
+    assert owned.packages == () and owned.owned_paths[0] == (
+        "usr/lib/aarch64-linux-gnu/libsqlite3.so.0.8.6"
+    )
     got, warnings = analyze((root / wanted[0]).read_bytes(), wanted[0])
     pkg = got["libsqlite3-0"]
     assert (pkg.version, pkg.arch, pkg.source_name, pkg.source_version) == (
@@ -369,13 +376,16 @@ def test_dpkg_version_problem(version: str, ok: bool) -> None:
         ("var/lib/dpkg/status", True),
         ("var/lib/dpkg/status.d/base-files", True),
         ("var/lib/dpkg/status.d/libpython3.11-minimal", True),
-        ("var/lib/dpkg/status.d/base-files.md5sums", False),
+        ("var/lib/dpkg/status.d/base-files.md5sums", True),  # owned files (distroless)
         ("var/lib/dpkg/status.d/libsqlite3-0.preinst", False),
         ("var/lib/dpkg/status.d/", False),
         ("var/lib/dpkg/status.d/sub/pkg", False),
         ("var/lib/dpkg/status-old", False),
         ("var/lib/dpkg/available", False),
-        ("var/lib/dpkg/info/bash.list", False),
+        ("var/lib/dpkg/info/bash.list", True),  # owned files
+        ("var/lib/dpkg/info/libc6:amd64.list", True),
+        ("var/lib/dpkg/info/bash.md5sums", False),
+        ("var/lib/dpkg/info/sub/bash.list", False),
         ("usr/var/lib/dpkg/status", False),
     ],
 )

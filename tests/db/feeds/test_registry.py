@@ -11,7 +11,11 @@ from hullscan.errors import FeedError
 
 
 def test_names() -> None:
-    assert feed_names() == ["alpine", "amazon", "chainguard", "debian", "redhat", "ubuntu", "wolfi"]
+    assert {"alpine", "amazon", "chainguard", "debian", "redhat", "ubuntu", "wolfi"} <= set(
+        feed_names()
+    )
+    assert {"nvd", "kev", "epss"} <= set(feed_names())
+    assert feed_names() == sorted(feed_names())
     assert isinstance(get_feed("debian"), DebianTrackerFeed)
     assert isinstance(get_feed(" Alpine "), AlpineSecdbFeed)
 

@@ -11,6 +11,12 @@ new block (a missing blank line must not merge two packages). Only a non-empty f
 without any package raises AnalyzerError. Syft fails the whole file on a stray line
 (its "corrupt" fixture); we keep the packages around it, since a scanner that reports
 nothing hides every vulnerability.
+
+Owned files: `F:` (a directory, relative to the root) and the `R:` lines after it (file
+names in it) are every file apk installed; they become `AnalysisResult.owned_paths`, so the
+Applier can drop language packages an apk installed (py3-urllib3's dist-info is reported
+as the apk, not again as PyPI). Directories themselves are not listed: only files can be
+package metadata.
 """
 
 from __future__ import annotations
@@ -30,7 +36,15 @@ _PATHS = frozenset({INSTALLED_DB, INSTALLED_DB_USR})
 
 def parse_apk_installed(text: str, path: str) -> tuple[list[Package], list[str]]:
     """Packages of one apk installed database and its warnings (see module docs)."""
+    packages, warnings, _owned = parse_apk_database(text, path)
+    return packages, warnings
+
+
+def parse_apk_database(text: str, path: str) -> tuple[list[Package], list[str], list[str]]:
+    """Packages, warnings and owned files (F: + R:) of one apk installed database."""
     packages: list[Package] = []
+    owned: list[str] = []
+    directory = ""
     skipped: list[str] = []
     no_origin: list[str] = []
     stray = 0
@@ -67,9 +81,18 @@ def parse_apk_installed(text: str, path: str) -> tuple[list[Package], list[str]]
                 flush()
             continue
         key = line[0]
+        if key == "R":
+            name = line[2:]
+            owned.append(f"{directory}/{name}" if directory else name)
+            continue
+        if key == "F":
+            directory = line[2:].strip("/")
+            continue
         if key in "PVAo":
-            if key == "P" and "P" in block:
-                flush()
+            if key == "P":
+                directory = ""
+                if "P" in block:
+                    flush()
             block.setdefault(key, line[2:].strip())
     flush()
     if not packages and text.strip():
@@ -86,7 +109,7 @@ def parse_apk_installed(text: str, path: str) -> tuple[list[Package], list[str]]
         warnings.append(
             f"no origin (o:) for {some_names(no_origin)}; used the package name as source"
         )
-    return packages, warnings
+    return packages, warnings, owned
 
 
 @dataclass(frozen=True)
@@ -94,12 +117,14 @@ class ApkAnalyzer(Analyzer):
     """apk installed database (Alpine, Wolfi, Chainguard)."""
 
     name: ClassVar[str] = "apk"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
 
     def wants(self, path: str) -> bool:
         return path in _PATHS
 
     def analyze(self, path: str, content: bytes) -> AnalysisResult:
         text = content.decode("utf-8", errors="replace")
-        packages, warnings = parse_apk_installed(text, path)
-        return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings))
+        packages, warnings, owned = parse_apk_database(text, path)
+        return AnalysisResult(
+            packages=tuple(packages), warnings=tuple(warnings), owned_paths=tuple(owned)
+        )

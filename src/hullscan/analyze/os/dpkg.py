@@ -21,6 +21,14 @@ database). An empty file is an empty database.
 Source package: `Source: name (version)` gives both; a bare `Source: name` means the
 source version equals the binary version (epoch included); no Source means the source
 package has the binary's name and version (dpkg-query's ${source:Package}/${source:Version}).
+
+Owned files (so the Applier can drop language packages an OS package installed, see
+docs/language-packages.md): `var/lib/dpkg/info/<pkg>[:<arch>].list` names every path a
+package installed, as `dpkg -S` reads it; directories are left out (a directory entry is
+followed by its own children in a .list, which is how they are recognised), since only
+files can be package metadata. Distroless images have no .list files; their
+`status.d/<pkg>.md5sums` (regular files only, relative paths) are read instead, when present.
+Diversions (`dpkg-divert`) are not followed: a diverted file is owned under its original path.
 """
 
 from __future__ import annotations
@@ -37,6 +45,9 @@ from hullscan.versions.dpkg import parse_dpkg
 
 STATUS_FILE = "var/lib/dpkg/status"
 STATUS_DIR = "var/lib/dpkg/status.d/"
+INFO_DIR = "var/lib/dpkg/info/"
+LIST_SUFFIX = ".list"
+MD5SUMS_SUFFIX = ".md5sums"
 
 #: Files next to the per-package records in status.d that are not records themselves.
 _CONTROL_SUFFIXES = (
@@ -234,6 +245,36 @@ def _record_problem(name: str, version: str) -> str:
     return f"{problem}: {version!r}" if problem else ""
 
 
+def parse_dpkg_list(content: bytes) -> tuple[str, ...]:
+    """The files (not directories) of one `info/*.list`, without the leading '/'.
+
+    Undecodable bytes become `\\xNN`, as the walker writes such names, so paths compare equal.
+    """
+    paths = [
+        line.lstrip("/")
+        for line in content.decode("utf-8", "backslashreplace").split("\n")
+        if line and line != "/."
+    ]
+    owned: list[str] = []
+    for index, path in enumerate(paths):
+        following = paths[index + 1] if index + 1 < len(paths) else ""
+        if following.startswith(path) and following[len(path) : len(path) + 1] == "/":
+            continue  # a directory: its first child comes right after it
+        owned.append(path)
+    return tuple(owned)
+
+
+def parse_dpkg_md5sums(content: bytes) -> tuple[str, ...]:
+    """The files of one `<pkg>.md5sums` (`<md5>  <relative path>` lines)."""
+    owned: list[str] = []
+    for line in content.decode("utf-8", "backslashreplace").split("\n"):
+        _digest, sep, path = line.rstrip("\r").partition(" ")
+        path = path.lstrip(" *").lstrip("/")
+        if sep and path:
+            owned.append(path)
+    return tuple(owned)
+
+
 def _state(status: str) -> str:
     words = status.split()
     return words[-1] if words else ""
@@ -244,17 +285,25 @@ class DpkgAnalyzer(Analyzer):
     """dpkg status database (Debian, Ubuntu) and distroless per-package status.d files."""
 
     name: ClassVar[str] = "dpkg"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
 
     def wants(self, path: str) -> bool:
         if path == STATUS_FILE:
             return True
+        if path.startswith(INFO_DIR):
+            return path.endswith(LIST_SUFFIX) and "/" not in path[len(INFO_DIR) :]
         if not path.startswith(STATUS_DIR):
             return False
         base = path[len(STATUS_DIR) :]
-        return bool(base) and "/" not in base and not base.endswith(_CONTROL_SUFFIXES)
+        if not base or "/" in base:
+            return False
+        return base.endswith(MD5SUMS_SUFFIX) or not base.endswith(_CONTROL_SUFFIXES)
 
     def analyze(self, path: str, content: bytes) -> AnalysisResult:
+        if path.startswith(INFO_DIR):
+            return AnalysisResult(owned_paths=parse_dpkg_list(content))
+        if path.endswith(MD5SUMS_SUFFIX):
+            return AnalysisResult(owned_paths=parse_dpkg_md5sums(content))
         text = content.decode("utf-8", errors="replace")
         packages, warnings = parse_dpkg_status(text, path)
         return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings))

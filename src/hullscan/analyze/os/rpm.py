@@ -26,6 +26,10 @@ What a package looks like:
 pseudo-packages (no files, no arch, version = key id), not software. `rpm -qa` lists
 them and so do go-rpmdb based tools (Trivy, Syft); Claircore skips them, as we do.
 
+Owned files: the analyzer also decodes every header's file list (`HeaderInfo.files`) into
+`AnalysisResult.owned_paths`, so the Applier can drop language packages that an rpm
+installed (python3-urllib3's dist-info is reported as the rpm, not again as PyPI).
+
 Robustness: a damaged database gives the packages that could be read and warnings
 (see each backend); a header blob that cannot be decoded is skipped and named. Only a
 file that is no rpm database at all raises AnalyzerError. An empty file is an empty
@@ -63,8 +67,9 @@ class RpmDbContent:
     warnings: tuple[str, ...]
 
 
-def read_rpmdb(content: bytes) -> RpmDbContent:
-    """Decode one rpm database file of any backend (see module docs)."""
+def read_rpmdb(content: bytes, *, files: bool = False) -> RpmDbContent:
+    """Decode one rpm database file of any backend (see module docs); `files` also decodes
+    each header's file list."""
     if not content:
         return RpmDbContent("", (), ())
     backend = detect_backend(content)
@@ -80,7 +85,7 @@ def read_rpmdb(content: bytes) -> RpmDbContent:
     damaged: list[str] = []
     for blob in found.blobs:
         try:
-            info = parse_header(blob.data)
+            info = parse_header(blob.data, files=files)
         except HeaderError as exc:
             unreadable.append(f"#{blob.number} ({exc})")
             continue
@@ -137,7 +142,11 @@ def to_package(info: HeaderInfo, path: str) -> tuple[Package, bool]:
 
 def parse_rpmdb(content: bytes, path: str) -> tuple[list[Package], list[str]]:
     """Installed packages of one rpm database file and its warnings (see module docs)."""
-    db = read_rpmdb(content)
+    return packages_of(read_rpmdb(content), path)
+
+
+def packages_of(db: RpmDbContent, path: str) -> tuple[list[Package], list[str]]:
+    """The packages (gpg-pubkey left out) of a decoded database and its warnings."""
     packages: list[Package] = []
     bad_sources: list[str] = []
     for info in db.headers:
@@ -160,12 +169,15 @@ class RpmAnalyzer(Analyzer):
     """rpm database (RHEL and its rebuilds, Fedora, SUSE, Amazon Linux, CBL-Mariner)."""
 
     name: ClassVar[str] = "rpm"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     max_file_size: ClassVar[int] = 512 * 1024 * 1024
 
     def wants(self, path: str) -> bool:
         return path in RPMDB_PATHS
 
     def analyze(self, path: str, content: bytes) -> AnalysisResult:
-        packages, warnings = parse_rpmdb(content, path)
-        return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings))
+        db = read_rpmdb(content, files=True)
+        packages, warnings = packages_of(db, path)
+        # multilib and shared directories' files are listed by several packages: once here
+        owned = tuple(dict.fromkeys(file for info in db.headers for file in info.files))
+        return AnalysisResult(packages=tuple(packages), warnings=tuple(warnings), owned_paths=owned)

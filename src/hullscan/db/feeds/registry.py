@@ -6,6 +6,10 @@ from hullscan.db.feeds.alpine import AlpineSecdbFeed
 from hullscan.db.feeds.amazon import AmazonAlasFeed
 from hullscan.db.feeds.base import Feed
 from hullscan.db.feeds.debian import DebianTrackerFeed
+from hullscan.db.feeds.epss import EpssFeed
+from hullscan.db.feeds.kev import KevFeed
+from hullscan.db.feeds.nvd import NvdFeed
+from hullscan.db.feeds.osv import OSV_FEEDS
 from hullscan.db.feeds.redhat import RedHatVexFeed
 from hullscan.db.feeds.ubuntu import UbuntuOsvFeed
 from hullscan.db.feeds.wolfi import ChainguardSecdbFeed, WolfiSecdbFeed
@@ -19,6 +23,12 @@ FEEDS: dict[str, type[Feed]] = {
     AmazonAlasFeed.name: AmazonAlasFeed,
     WolfiSecdbFeed.name: WolfiSecdbFeed,
     ChainguardSecdbFeed.name: ChainguardSecdbFeed,
+    # language ecosystems from OSV: osv-pypi, osv-npm, osv-maven, osv-go, ...
+    **{feed.name: feed for feed in OSV_FEEDS},
+    # enrichment: facts about ids the feeds above name (the builder runs them last)
+    NvdFeed.name: NvdFeed,
+    KevFeed.name: KevFeed,
+    EpssFeed.name: EpssFeed,
 }
 
 

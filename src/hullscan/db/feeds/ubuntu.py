@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, cast
 
 from hullscan.db.feeds.base import Feed, Record, json_kind
+from hullscan.db.feeds.osv_records import events_to_ranges as _events
 from hullscan.model import Advisory, AffectedRange, FixStatus, Severity, Vulnerability
 from hullscan.versions.base import VersionError
 from hullscan.versions.dpkg import compare_dpkg
@@ -269,33 +270,6 @@ def _ranges(entry: Mapping[str, Any]) -> list[AffectedRange]:
     if exact:
         return [AffectedRange(introduced=v, last_affected=v) for v in exact]
     return list(_UNFIXED)  # the package is named as affected, with no bound at all
-
-
-def _events(events: list[Any]) -> Iterator[AffectedRange]:
-    """OSV events in order -> intervals; introduced "0" means from the first version."""
-    start: str | None = None
-    open_range = False
-    for event in events:
-        if not isinstance(event, dict) or len(event) != 1:
-            raise ValueError(f"malformed event {event!r}")
-        kind, value = next(iter(event.items()))
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"event {kind!r} without a version")
-        value = value.strip()
-        if kind == "introduced":
-            if open_range:
-                yield AffectedRange(introduced=start)
-            start, open_range = (None if value == "0" else value), True
-        elif kind in ("fixed", "last_affected"):
-            if kind == "fixed":
-                yield AffectedRange(introduced=start, fixed=value)
-            else:
-                yield AffectedRange(introduced=start, last_affected=value)
-            start, open_range = None, False
-        elif kind != "limit":
-            raise ValueError(f"unknown event {kind!r}")
-    if open_range:
-        yield AffectedRange(introduced=start)
 
 
 def _status(ranges: list[AffectedRange]) -> tuple[FixStatus, str]:

@@ -13,10 +13,16 @@ NAME, VERSION or RELEASE cannot be read is refused with HeaderError; damaged opt
 tags (EPOCH, ARCH, SOURCERPM, VENDOR, MODULARITYLABEL) read as missing and are named in
 `HeaderInfo.problems`. Headers copied from a package file (with the 8-byte 8eade801
 magic in front) are accepted too.
+
+With `files=True` the package's file list is decoded too (BASENAMES + DIRNAMES +
+DIRINDEXES, or OLDFILENAMES in headers of rpm < 4.1), leaving out directories (FILEMODES):
+the Applier uses it to know which files an OS package owns. A damaged file list reads as
+empty and is named in `problems`; it never costs the package.
 """
 
 from __future__ import annotations
 
+import stat
 import struct
 from dataclasses import dataclass
 
@@ -35,8 +41,14 @@ TAG_EPOCH = 1003
 TAG_VENDOR = 1011
 TAG_ARCH = 1022
 TAG_SOURCERPM = 1044
+TAG_OLDFILENAMES = 1027
+TAG_FILEMODES = 1030
+TAG_DIRINDEXES = 1116
+TAG_BASENAMES = 1117
+TAG_DIRNAMES = 1118
 TAG_MODULARITYLABEL = 5096
 
+TYPE_INT16 = 3
 TYPE_INT32 = 4
 TYPE_STRING = 6
 TYPE_BIN = 7
@@ -55,6 +67,10 @@ _STRING_TAGS = {
 }
 _REQUIRED = (TAG_NAME, TAG_VERSION, TAG_RELEASE)
 _WANTED = frozenset(_STRING_TAGS) | {TAG_EPOCH}
+_FILE_TAGS = frozenset(
+    {TAG_OLDFILENAMES, TAG_FILEMODES, TAG_DIRINDEXES, TAG_BASENAMES, TAG_DIRNAMES}
+)
+_WANTED_WITH_FILES = _WANTED | _FILE_TAGS
 _ENTRY = struct.Struct(">iIiI")
 
 
@@ -75,6 +91,8 @@ class HeaderInfo:
     vendor: str = ""
     modularity_label: str = ""
     problems: tuple[str, ...] = ()
+    #: installed files (not directories) without the leading '/'; only with files=True
+    files: tuple[str, ...] = ()
 
     @property
     def evr(self) -> str:
@@ -91,8 +109,10 @@ class _Entry:
     count: int
 
 
-def parse_header(blob: bytes) -> HeaderInfo:
-    """Decode the tags hullscan needs from one header blob; HeaderError if it cannot."""
+def parse_header(blob: bytes, *, files: bool = False) -> HeaderInfo:
+    """Decode the tags hullscan needs from one header blob; HeaderError if it cannot.
+
+    `files`: also decode the file list (costs time; only the analyzer needs it)."""
     if blob[:4] == HEADER_MAGIC:
         blob = blob[8:]
     if len(blob) < 8:
@@ -115,8 +135,9 @@ def parse_header(blob: bytes) -> HeaderInfo:
         problem = _region_problem(first, store, il)
         if problem:
             problems.append(problem)
+    wanted = _WANTED_WITH_FILES if files else _WANTED
     for tag, typ, offset, count in _ENTRY.iter_unpack(blob[8:start]):
-        if tag in _WANTED:
+        if tag in wanted:
             found[tag] = _Entry(tag, typ, offset, count)  # dribble entries come last and win
     values: dict[int, str] = {}
     for tag, label in _STRING_TAGS.items():
@@ -138,6 +159,12 @@ def parse_header(blob: bytes) -> HeaderInfo:
             epoch = _int32(found[TAG_EPOCH], store)
         except HeaderError as exc:
             problems.append(f"epoch: {exc}")
+    owned: tuple[str, ...] = ()
+    if files:
+        try:
+            owned = _file_list(found, store)
+        except HeaderError as exc:
+            problems.append(f"file list: {exc}")
     return HeaderInfo(
         name=values[TAG_NAME],
         version=values[TAG_VERSION],
@@ -148,6 +175,7 @@ def parse_header(blob: bytes) -> HeaderInfo:
         vendor=values.get(TAG_VENDOR, ""),
         modularity_label=values.get(TAG_MODULARITYLABEL, ""),
         problems=tuple(problems),
+        files=owned,
     )
 
 
@@ -182,3 +210,58 @@ def _int32(entry: _Entry, store: bytes) -> int:
         raise HeaderError(f"offset {entry.offset} outside the {len(store)}-byte data store")
     value: int = struct.unpack_from(">I", store, entry.offset)[0]
     return value
+
+
+def _file_list(found: dict[int, _Entry], store: bytes) -> tuple[str, ...]:
+    """Installed files (directories left out), relative to the root."""
+    if TAG_BASENAMES in found:
+        basenames = _strings(found[TAG_BASENAMES], store)
+        if TAG_DIRNAMES not in found or TAG_DIRINDEXES not in found:
+            raise HeaderError("BASENAMES without DIRNAMES or DIRINDEXES")
+        dirnames = _strings(found[TAG_DIRNAMES], store)
+        indexes = _ints(found[TAG_DIRINDEXES], store, TYPE_INT32, "I")
+        if len(indexes) != len(basenames):
+            raise HeaderError(f"{len(basenames)} base names but {len(indexes)} dir indexes")
+        try:
+            names = [dirnames[i] + base for i, base in zip(indexes, basenames, strict=True)]
+        except IndexError:
+            raise HeaderError("dir index out of range") from None
+    elif TAG_OLDFILENAMES in found:
+        names = _strings(found[TAG_OLDFILENAMES], store)
+    else:
+        return ()
+    modes: tuple[int, ...] = ()
+    if TAG_FILEMODES in found:
+        modes = _ints(found[TAG_FILEMODES], store, TYPE_INT16, "H")
+    if len(modes) != len(names):  # no modes: keep every path (directories do no harm)
+        return tuple(name.lstrip("/") for name in names)
+    return tuple(
+        name.lstrip("/") for name, mode in zip(names, modes, strict=True) if not stat.S_ISDIR(mode)
+    )
+
+
+def _strings(entry: _Entry, store: bytes) -> list[str]:
+    """Every string of a STRING_ARRAY entry, each NUL-terminated within the data store."""
+    if entry.type != TYPE_STRING_ARRAY:
+        raise HeaderError(f"type {entry.type} is not a string array")
+    if not 0 <= entry.offset <= len(store):
+        raise HeaderError(f"offset {entry.offset} outside the {len(store)}-byte data store")
+    if entry.count == 0:
+        return []
+    end = entry.offset
+    for _ in range(entry.count):
+        end = store.find(b"\0", end)
+        if end < 0:
+            raise HeaderError("string array runs past the data store")
+        end += 1
+    text = store[entry.offset : end - 1].decode("utf-8", errors="backslashreplace")
+    return text.split("\0")
+
+
+def _ints(entry: _Entry, store: bytes, kind: int, code: str) -> tuple[int, ...]:
+    size = struct.calcsize(code)
+    if entry.type != kind:
+        raise HeaderError(f"type {entry.type} is not {'INT16' if kind == TYPE_INT16 else 'INT32'}")
+    if entry.offset < 0 or entry.offset + size * entry.count > len(store):
+        raise HeaderError(f"array at {entry.offset} runs past the {len(store)}-byte data store")
+    return struct.unpack_from(f">{entry.count}{code}", store, entry.offset)

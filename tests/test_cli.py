@@ -541,3 +541,38 @@ def test_issues_without_gitlab_settings_is_a_usage_error(env: Env) -> None:
     result = env.run("issues", "gitlab", "r.json")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "CI_SERVER_URL" in result.stderr
+
+
+def test_db_export_then_import_and_auto_update_from_a_url(env: Env, tmp_path: Path) -> None:
+    (tmp_path / "dist").mkdir()
+    exported = env.run("db", "export", str(tmp_path / "dist"))
+    assert exported.returncode == 0, exported.stderr
+    artifact = next((tmp_path / "dist").glob("*.zst"))
+    imported = env.run("db", "import", str(artifact), "--db", str(tmp_path / "imported.db"))
+    assert imported.returncode == 0, imported.stderr
+    status = env.run("db", "status", "--db", str(tmp_path / "imported.db"))
+    assert "alpine:3.4" in status.stdout
+    # a scan with no local DB installs it from --db-url before scanning
+    metadata = next((tmp_path / "dist").glob("*.json"))
+    fresh = tmp_path / "fresh" / "hullscan.db"
+    result = env.run(
+        "image",
+        "--input",
+        "sample.tar",
+        "-f",
+        "json",
+        "--db",
+        str(fresh),
+        "--db-url",
+        str(metadata),
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["summary"]["total"] == 55
+    assert fresh.is_file()
+
+
+def test_old_db_is_flagged_in_every_output(env: Env) -> None:
+    result = env.run("image", "--input", "sample.tar", "-f", "json", "--db-warn-age", "0")
+    assert result.returncode == 0, result.stderr
+    assert any("the vulnerability DB is" in w for w in json.loads(result.stdout)["warnings"])
+    assert "the vulnerability DB is" in result.stderr

@@ -20,7 +20,7 @@ from hullscan.cli.common import (
     parse_platform,
     setup,
 )
-from hullscan.cli.scan import _open_source, _outputs, report_options
+from hullscan.cli.scan import _open_source, _outputs, ready_db, report_options
 from hullscan.db.location import cache_root
 from hullscan.db.reader import VulnDB
 from hullscan.image.source import Platform
@@ -99,6 +99,7 @@ def compose_command(**kw: Any) -> None:
             ui.warn(f"service {skipped.service} skipped: {skipped.reason}")
         cache = None if kw["no_cache"] else LayerCache(cache_root(cache_dir))
         db_file = db_path_of(db_path, cache_dir)
+        ready_db(ui, kw, db_file)
         VulnDB.open(db_file).close()  # fail before pulling anything when there is no DB
 
         def scan_one(image: Any) -> ScanReport:

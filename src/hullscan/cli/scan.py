@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ class Outputs:
     show_suppressed: bool
     policy: Policy
     allow_unmatched: bool = False
+    db_warn_age: timedelta | None = None
 
 
 def _parse_reports(values: Sequence[str]) -> tuple[tuple[str, Path], ...]:
@@ -152,6 +153,36 @@ def report_options(func: F) -> F:
             "--show-suppressed", is_flag=True, help="List suppressed findings in the table."
         ),
         click.option(
+            "--db-repository",
+            "db_repositories",
+            multiple=True,
+            envvar="HULLSCAN_DB_REPOSITORY",
+            metavar="oci://REG/REPO[:TAG]",
+            help="Where a published DB is pulled from when the local one is too old "
+            "(repeatable: fallbacks in order).",
+        ),
+        click.option(
+            "--db-url",
+            "db_urls",
+            multiple=True,
+            envvar="HULLSCAN_DB_URL",
+            help="An exported DB (https or file) to update from (repeatable).",
+        ),
+        click.option(
+            "--db-max-age",
+            default="24h",
+            show_default=True,
+            help="Update the DB from --db-repository/--db-url when older than this.",
+        ),
+        click.option(
+            "--db-warn-age",
+            default="7d",
+            show_default=True,
+            help="Warn in every output when the DB is older than this.",
+        ),
+        click.option("--skip-db-update", is_flag=True, help="Never update the DB before scanning."),
+        click.option("--offline", is_flag=True, help="No network for the DB (images still load)."),
+        click.option(
             "--allow-unmatched",
             is_flag=True,
             help="With --fail-on: pass the gate even when the OS packages could not be matched "
@@ -167,6 +198,7 @@ def _outputs(kw: dict[str, Any]) -> Outputs:
     """Pop the report and policy options out of a command's keyword arguments."""
     severity, kev = kw.pop("fail_on") or (None, False)
     return Outputs(
+        db_warn_age=_duration(kw.pop("db_warn_age"), "--db-warn-age"),
         allow_unmatched=kw.pop("allow_unmatched"),
         fmt=kw.pop("fmt"),
         output=kw.pop("output"),
@@ -185,6 +217,31 @@ def _outputs(kw: dict[str, Any]) -> Outputs:
             vex=kw.pop("vex"),
         ),
     )
+
+
+def _duration(text: str, flag: str) -> timedelta:
+    from hullscan.db.age import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=flag) from None
+
+
+def ready_db(ui: Ui, kw: dict[str, Any], db_file: Path) -> None:
+    """Bring the DB up to date from its published source first, when one is configured."""
+    repositories, urls = kw.pop("db_repositories"), kw.pop("db_urls")
+    max_age = _duration(kw.pop("db_max_age"), "--db-max-age")
+    offline, skip = kw.pop("offline"), kw.pop("skip_db_update")
+    if not repositories and not urls:
+        return
+    from hullscan.db.distribution import DbSource, ensure_fresh_db
+
+    sources = [DbSource.oci(r) for r in repositories] + [DbSource.url(u) for u in urls]
+    result = ensure_fresh_db(db_file, sources, max_age, offline=offline, skip_update=skip)
+    log.info("DB freshness: %s", result.reason)
+    for warning in result.warnings:
+        ui.warn(warning)
 
 
 class FailOnType(click.ParamType):  # type: ignore[type-arg]
@@ -239,6 +296,11 @@ def _index(ui: Ui, source: ImageSource, cache: LayerCache | None) -> Inventory:
 
 
 def _finish(ui: Ui, report: ScanReport, image_ref: str, outputs: Outputs) -> int:
+    if report.db is not None and outputs.db_warn_age is not None:
+        from hullscan.db.age import db_age_warning
+
+        if stale := db_age_warning(report.db, datetime.now(UTC), outputs.db_warn_age):
+            report = replace(report, warnings=(*report.warnings, stale))
     report = apply_policy(report, outputs.policy, image_ref)
     for warning in merged_warnings(report):
         log.warning("%s", warning)
@@ -352,8 +414,10 @@ def image_command(**kw: Any) -> None:
     with errors(ui):
         outputs = _outputs(kw)
         log.info("hullscan %s scanning %s", __version__, input_path or reference)
+        db_file = db_path_of(db_path, cache_dir)
+        ready_db(ui, kw, db_file)
         started = datetime.now(UTC)
-        with VulnDB.open(db_path_of(db_path, cache_dir)) as db:
+        with VulnDB.open(db_file) as db:
             cache = None if kw["no_cache"] else LayerCache(cache_root(cache_dir))
             with _open_source(reference, input_path, kw["platform"], kw) as source:
                 inventory = _index(ui, source, cache)
@@ -380,8 +444,10 @@ def rootfs_command(**kw: Any) -> None:
     with errors(ui):
         outputs = _outputs(kw)
         log.info("hullscan %s scanning rootfs %s", __version__, directory)
+        db_file = db_path_of(db_path, cache_dir)
+        ready_db(ui, kw, db_file)
         started = datetime.now(UTC)
-        with VulnDB.open(db_path_of(db_path, cache_dir)) as db:
+        with VulnDB.open(db_file) as db:
             inventory = index_rootfs(directory)
             report = match(inventory, db, started_at=started)
         code = _finish(ui, report, str(directory), outputs)
@@ -401,9 +467,11 @@ def sbom_command(**kw: Any) -> None:
     path: Path = kw.pop("file")
     with errors(ui):
         outputs = _outputs(kw)
+        db_file = db_path_of(db_path, cache_dir)
+        ready_db(ui, kw, db_file)
         started = datetime.now(UTC)
         inventory = read_sbom(path)
-        with VulnDB.open(db_path_of(db_path, cache_dir)) as db:
+        with VulnDB.open(db_file) as db:
             report = match(inventory, db, started_at=started)
         code = _finish(ui, report, image_reference(inventory), outputs)
     sys.exit(code)

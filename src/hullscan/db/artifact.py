@@ -436,8 +436,8 @@ class _HashingWriter(io.RawIOBase):
 
 
 def export_db(
-    db_path: Path,
-    out_path: Path,
+    db_path: Path | str,
+    out_path: Path | str,
     *,
     level: int = DEFAULT_LEVEL,
     threads: int = -1,
@@ -445,14 +445,15 @@ def export_db(
 ) -> DbArtifact:
     """Write `out_path` (zstd of the DB file) and `out_path.json` (its metadata).
 
-    `out_path` may be a directory (then `hullscan.db.zst` inside it). The DB is read from
-    one open file, so an update swapping the DB meanwhile cannot mix two versions. Both
-    files are replaced atomically, the artifact before its metadata: a crash in between
-    leaves metadata that no longer matches, which import refuses (digest mismatch).
+    `out_path` may be a directory - an existing one, or a string ending in `/` - and then
+    gets `hullscan.db.zst`. The DB is read from one open file, so an update swapping the DB
+    meanwhile cannot mix two versions. Both files are replaced atomically, the artifact
+    before its metadata: a crash in between leaves a pair that import refuses as a whole.
     """
     db_path = Path(db_path).expanduser()
+    as_dir = isinstance(out_path, str) and out_path.endswith(("/", os.sep))
     out_path = Path(out_path).expanduser()
-    if out_path.is_dir():
+    if as_dir or out_path.is_dir():
         out_path = out_path / DEFAULT_ARTIFACT_NAME
     meta_path = metadata_path_for(out_path)
     try:

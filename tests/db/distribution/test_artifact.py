@@ -72,6 +72,8 @@ def test_export_writes_the_artifact_and_its_metadata(tmp_path: Path, make_db: Bu
     # a plain zstd file: `zstd -d` gives the DB back
     assert zstandard.ZstdDecompressor().decompress(artifact.path.read_bytes()) == db.read_bytes()
     assert temps(tmp_path / "out") == []
+    again = export_db(db, f"{tmp_path}/new-dir/")  # not there yet, but clearly a directory
+    assert again.path == tmp_path / "new-dir" / "hullscan.db.zst"
 
 
 def test_import_installs_the_db_and_records_what_it_is(

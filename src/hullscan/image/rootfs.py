@@ -28,7 +28,7 @@ from pathlib import Path
 from hullscan.analyze.base import AnalysisResult, Analyzer
 from hullscan.analyze.registry import default_analyzers
 from hullscan.errors import SourceError
-from hullscan.image.walker import FileFact, LayerResult, normalize_path
+from hullscan.image.walker import FileFact, LayerResult, normalize_path, run_analyzer
 from hullscan.inventory import Applier
 from hullscan.model import ArtifactInfo, Inventory, Layer
 
@@ -229,17 +229,7 @@ class _RootfsWalk:
             os.close(handle)
 
     def _run(self, analyzer: Analyzer, path: str, content: bytes | None) -> AnalysisResult | None:
-        if content is None:
-            return None
-        try:
-            result = analyzer.analyze(path, content)
-        except Exception as exc:  # one broken file must not sink the scan
-            log.debug("analyzer %s failed on %s", analyzer.name, path, exc_info=True)
-            self.warnings.append(f"{self.where}: {analyzer.name} could not read /{path}: {exc}")
-            return None
-        if result.warnings:
-            self.warnings.extend(f"{self.where}: /{path}: {w}" for w in result.warnings)
-        return result
+        return run_analyzer(analyzer, path, content, self.where, self.warnings)
 
     def _too_big(self, path: str, size: int, limit: int) -> None:
         self.warnings.append(

@@ -372,14 +372,21 @@ class _Walk:
         return tar.read(member)
 
     def _run(self, analyzer: Analyzer, path: str, content: bytes | None) -> AnalysisResult | None:
-        if content is None:
-            return None
-        try:
-            result = analyzer.analyze(path, content)
-        except Exception as exc:  # one broken file must not sink the scan
-            log.debug("analyzer %s failed on %s", analyzer.name, path, exc_info=True)
-            self.warnings.append(f"{self.where}: {analyzer.name} could not read /{path}: {exc}")
-            return None
-        if result.warnings:
-            self.warnings.extend(f"{self.where}: /{path}: {w}" for w in result.warnings)
-        return result
+        return run_analyzer(analyzer, path, content, self.where, self.warnings)
+
+
+def run_analyzer(
+    analyzer: Analyzer, path: str, content: bytes | None, where: str, warnings: list[str]
+) -> AnalysisResult | None:
+    """One analyzer on one file; a failure becomes a warning naming the layer and the file."""
+    if content is None:
+        return None
+    try:
+        result = analyzer.analyze(path, content)
+    except Exception as exc:  # one broken file must not sink the scan
+        log.debug("analyzer %s failed on %s", analyzer.name, path, exc_info=True)
+        warnings.append(f"{where}: {analyzer.name} could not read /{path}: {exc}")
+        return None
+    if result.warnings:
+        warnings.extend(f"{where}: /{path}: {w}" for w in result.warnings)
+    return result

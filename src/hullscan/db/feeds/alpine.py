@@ -46,6 +46,34 @@ def cve_ids(text: str) -> list[str]:
     return [f"CVE-{year}-{number}" for year, number in _CVE.findall(text)]
 
 
+def secfixes_of(
+    feed: Feed, path: Path, data: dict[str, Any]
+) -> Iterator[tuple[str, str, list[Any]]]:
+    """(package, fixed version, ids as written) of a secdb document, shape-checked.
+
+    Shared by Alpine's and Wolfi/Chainguard's secdb, which are one format. A fixed version
+    "0" is the marker for "never shipped an affected version": nothing to yield.
+    """
+    packages = data.get("packages") or []  # secdb writes {} for an empty repository
+    if not isinstance(packages, list):
+        raise feed.error(path, f"'packages' is {json_kind(packages)}, not a list")
+    for index, entry in enumerate(packages):
+        pkg = entry.get("pkg") if isinstance(entry, dict) else None
+        name = pkg.get("name") if isinstance(pkg, dict) else None
+        if not isinstance(pkg, dict) or not isinstance(name, str) or not name.strip():
+            raise feed.error(path, f"packages[{index}]: expected {{pkg: {{name, secfixes}}}}")
+        secfixes = pkg.get("secfixes") or {}
+        if not isinstance(secfixes, dict):
+            raise feed.error(path, f"{name}: 'secfixes' is {json_kind(secfixes)}")
+        for fixed, ids in secfixes.items():
+            fixed = str(fixed).strip()
+            if not fixed or fixed == "0" or not ids:
+                continue
+            if not isinstance(ids, list):
+                raise feed.error(path, f"{name} {fixed}: expected a list of ids")
+            yield name.strip(), fixed, ids
+
+
 class AlpineSecdbFeed(Feed):
     """Alpine's security database: fixed versions per branch and repository."""
 
@@ -114,25 +142,8 @@ class AlpineSecdbFeed(Feed):
         if not isinstance(release, str) or not release.strip():
             raise self.error(path, "missing 'distroversion' (e.g. v3.10 or edge)")
         namespace = f"alpine:{alpine_branch(release)}"
-        packages = data.get("packages") or []  # secdb writes {} for an empty repository
-        if not isinstance(packages, list):
-            raise self.error(path, f"'packages' is {json_kind(packages)}, not a list")
-        for index, entry in enumerate(packages):
-            pkg = entry.get("pkg") if isinstance(entry, dict) else None
-            name = pkg.get("name") if isinstance(pkg, dict) else None
-            if not isinstance(pkg, dict) or not isinstance(name, str) or not name.strip():
-                raise self.error(path, f"packages[{index}]: expected {{pkg: {{name, secfixes}}}}")
-            secfixes = pkg.get("secfixes") or {}
-            if not isinstance(secfixes, dict):
-                raise self.error(path, f"{name}: 'secfixes' is {json_kind(secfixes)}")
-            for fixed, ids in secfixes.items():
-                fixed = str(fixed).strip()
-                # "0": Alpine's marker for "this branch never shipped an affected version".
-                if not fixed or fixed == "0" or not ids:
-                    continue
-                if not isinstance(ids, list):
-                    raise self.error(path, f"{name} {fixed}: expected a list of ids")
-                for text in ids:
-                    if isinstance(text, str):
-                        for vuln_id in cve_ids(text):
-                            yield namespace, name.strip(), fixed, vuln_id
+        for name, fixed, ids in secfixes_of(self, path, data):
+            for text in ids:
+                if isinstance(text, str):
+                    for vuln_id in cve_ids(text):
+                        yield namespace, name, fixed, vuln_id

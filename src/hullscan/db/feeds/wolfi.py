@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hullscan.db.feeds.alpine import secfixes_of
 from hullscan.db.feeds.base import Feed, Record, json_kind
 from hullscan.model import Advisory, AffectedRange, FixStatus, Vulnerability
 from hullscan.versions.apk import compare_apk, is_valid_apk
@@ -89,29 +90,13 @@ class WolfiSecdbFeed(Feed):
             raise self.error(
                 path, f"this secdb is from {prefix}, not {self.name}'s: check --source"
             )
-        packages = data.get("packages") or []
-        if not isinstance(packages, list):
-            raise self.error(path, f"'packages' is {json_kind(packages)}, not a list")
-        for index, entry in enumerate(packages):
-            pkg = entry.get("pkg") if isinstance(entry, dict) else None
-            name = pkg.get("name") if isinstance(pkg, dict) else None
-            if not isinstance(pkg, dict) or not isinstance(name, str) or not name.strip():
-                raise self.error(path, f"packages[{index}]: expected {{pkg: {{name, secfixes}}}}")
-            secfixes = pkg.get("secfixes") or {}
-            if not isinstance(secfixes, dict):
-                raise self.error(path, f"{name}: 'secfixes' is {json_kind(secfixes)}")
-            for fixed, ids in secfixes.items():
-                fixed = str(fixed).strip()
-                if not fixed or fixed == "0" or not ids:
-                    continue  # "0": the package was never affected by these ids
-                if not isinstance(ids, list):
-                    raise self.error(path, f"{name} {fixed}: expected a list of ids")
-                for text in ids:
-                    vuln_id = normalise_id(text) if isinstance(text, str) else None
-                    if vuln_id is None:
-                        log.warning("%s: %s %s: not an advisory id: %r", path, name, fixed, text)
-                        continue
-                    yield name.strip(), fixed, vuln_id
+        for name, fixed, ids in secfixes_of(self, path, data):
+            for text in ids:
+                vuln_id = normalise_id(text) if isinstance(text, str) else None
+                if vuln_id is None:
+                    log.warning("%s: %s %s: not an advisory id: %r", path, name, fixed, text)
+                    continue
+                yield name, fixed, vuln_id
 
 
 class ChainguardSecdbFeed(WolfiSecdbFeed):

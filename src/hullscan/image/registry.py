@@ -315,7 +315,7 @@ class RegistryClient:
             response = self._retrier.send(request, what)
             if response.status_code != 401:
                 break
-            body = _discard(response)
+            body = discard_error_body(response)
             retry_with = self.auth.on_unauthorized(response, self.scope, sent)
             if retry_with is None:
                 break
@@ -323,7 +323,7 @@ class RegistryClient:
         if 200 <= response.status_code < 300:
             return response
         if response.status_code != 401:
-            body = _discard(response)
+            body = discard_error_body(response)
         raise SourceError(self._status_message(response, body, what, missing))
 
     def _status_message(
@@ -331,7 +331,7 @@ class RegistryClient:
     ) -> str:
         status = response.status_code
         registry = self.ref.registry
-        detail = _error_detail(body)
+        detail = error_detail(body)
         if status == 401:
             creds = self.auth.credentials
             return f"{what}: " + authentication_message(registry, creds, failed=creds is not None)
@@ -385,7 +385,7 @@ def path_of(response: httpx.Response) -> str:
     return response.request.url.path
 
 
-def _discard(response: httpx.Response) -> bytes:
+def discard_error_body(response: httpx.Response) -> bytes:
     """Keep the start of an error body (for its message) and release the connection."""
     body = bytearray()
     try:
@@ -393,14 +393,14 @@ def _discard(response: httpx.Response) -> bytes:
             body += chunk
             if len(body) >= _ERROR_BODY_BYTES:
                 break
-    except httpx.HTTPError:
+    except (httpx.HTTPError, httpx.StreamError):
         pass
     finally:
         response.close()
     return bytes(body[:_ERROR_BODY_BYTES])
 
 
-def _error_detail(body: bytes) -> str:
+def error_detail(body: bytes) -> str:
     """`: MANIFEST_UNKNOWN manifest unknown` from a distribution error body, if any."""
     try:
         first = json.loads(body)["errors"][0]

@@ -17,7 +17,6 @@ instead of holding a 100 MB artifact in memory.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from hullscan.image.registry import (
     RegistryOptions,
     _Retrier,  # the registry client's retry policy, shared on purpose
     api_host,
+    discard_error_body,
+    error_detail,
     is_insecure,
     ssl_context,
 )
@@ -41,7 +42,6 @@ from hullscan.image.source import MAX_METADATA_BYTES
 from hullscan.reference import ImageReference, parse_image_reference
 
 _PIECE = 1 << 20
-_ERROR_BODY_BYTES = 64 * 1024
 #: Chunk size for chunked uploads when the caller asks for chunks without a size.
 DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
 
@@ -183,7 +183,7 @@ class RepositoryClient:
             response = self._retrier.send(request, what)
             if response.status_code != 401 or not same_origin:
                 return response
-            _discard(response)
+            discard_error_body(response)
             retry_with = self.auth.on_unauthorized(response, self.scope, sent)
             if retry_with is None:
                 return response
@@ -193,8 +193,8 @@ class RepositoryClient:
 
     def fail(self, response: httpx.Response, what: str, missing: str = "") -> SourceError:
         """A SourceError for an unexpected answer, saying what to do about it."""
-        body = _discard(response)
-        detail = _error_detail(body)
+        body = discard_error_body(response)
+        detail = error_detail(body)
         status = response.status_code
         registry = self.ref.registry
         repo = self.ref.repository
@@ -303,7 +303,7 @@ class RepositoryClient:
             response.close()
             return
         if response.status_code in (404, 416):  # session expired, or a chunk half-applied
-            detail = _error_detail(_discard(response))
+            detail = error_detail(discard_error_body(response))
             raise _RestartUpload(f"the upload session broke (HTTP {response.status_code}{detail})")
         raise self.fail(response, what)
 
@@ -400,29 +400,3 @@ def _read_limited(response: httpx.Response, limit: int, what: str) -> bytes:
     finally:
         response.close()
     return bytes(data)
-
-
-def _discard(response: httpx.Response) -> bytes:
-    """Keep the start of an error body (for its message) and release the connection."""
-    body = bytearray()
-    try:
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) >= _ERROR_BODY_BYTES:
-                break
-    except (httpx.HTTPError, httpx.StreamError):
-        pass
-    finally:
-        response.close()
-    return bytes(body[:_ERROR_BODY_BYTES])
-
-
-def _error_detail(body: bytes) -> str:
-    """`: DENIED requested access to the resource is denied` from a distribution error body."""
-    try:
-        first = json.loads(body)["errors"][0]
-        text = f"{first.get('code', '')} {first.get('message', '')}".strip()
-    except Exception:  # free-form body: it only decorates the message
-        return ""
-    text = "".join(c if c.isprintable() else " " for c in text)[:200]
-    return f": {text}" if text else ""

@@ -400,7 +400,7 @@ def gate_messages(report: ScanReport, policy: Policy, limit: int = 5) -> tuple[s
         ids = sorted({f.vuln_id for f in failing})
         more = " ..." if len(ids) > limit else ""
         messages.append(
-            f"failing: {len(failing)} finding(s) {_thresholds(policy)} "
+            f"failing: {len(failing)} finding(s) {threshold_text(policy)} "
             f"({', '.join(ids[:limit])}{more})"
         )
     if policy.fail_on_eol and (eol := end_of_life(report)) is not None:
@@ -408,7 +408,8 @@ def gate_messages(report: ScanReport, policy: Policy, limit: int = 5) -> tuple[s
     return tuple(messages)
 
 
-def _thresholds(policy: Policy) -> str:
+def threshold_text(policy: Policy) -> str:
+    """The finding thresholds of a policy in words, as gate messages and JUnit say them."""
     parts = []
     if policy.fail_on is not None:
         parts.append(f"at or above {policy.fail_on.name}")
@@ -462,4 +463,5 @@ __all__ = [
     "policy_outcome",
     "scan_day",
     "suppression_rule",
+    "threshold_text",
 ]

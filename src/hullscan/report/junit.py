@@ -25,7 +25,13 @@ from dataclasses import dataclass
 
 from hullscan.distros import eol_warning
 from hullscan.model import Finding, Package, ScanReport
-from hullscan.policy import Policy, end_of_life, failing_findings, policy_outcome, scan_day
+from hullscan.policy import (
+    end_of_life,
+    failing_findings,
+    policy_outcome,
+    scan_day,
+    threshold_text,
+)
 from hullscan.report.base import (
     ReportOptions,
     image_name,
@@ -70,21 +76,6 @@ def gate_view(report: ScanReport) -> GateView:
     policy = outcome.policy
     failing = {f.finding: f.details for f in failing_findings(report, policy)}
     return GateView(gated=True, failing=failing, threshold=threshold_text(policy))
-
-
-def threshold_text(policy: Policy) -> str:
-    """The finding thresholds of a policy in words (as the CLI's gate messages say them)."""
-    parts = []
-    if policy.fail_on is not None:
-        parts.append(f"at or above {policy.fail_on.name}")
-    if policy.fail_on_kev:
-        parts.append("in CISA KEV")
-    if policy.fail_on_epss is not None:
-        parts.append(f"with EPSS >= {policy.fail_on_epss:g}")
-    text = " or ".join(parts)
-    if policy.fail_on_fixable:
-        text = f"{text}, with a fix" if text else "with a fix"
-    return text
 
 
 def _package_label(pkg: Package, multi_arch: bool) -> str:

@@ -35,8 +35,8 @@ from typing import Any, BinaryIO, cast
 
 from hullscan.db.feeds.base import Feed, Record, json_kind
 from hullscan.db.feeds.osv_records import events_to_ranges as _events
-from hullscan.model import Advisory, AffectedRange, FixStatus, Severity, Vulnerability
-from hullscan.versions.base import VersionError
+from hullscan.db.feeds.osv_records import fix_summary
+from hullscan.model import Advisory, AffectedRange, Severity, Vulnerability
 from hullscan.versions.dpkg import compare_dpkg
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,8 @@ class UbuntuOsvFeed(Feed):
 
         advisories: list[Advisory] = []
         for (namespace, package, _), ranges in ranges_by_key.items():
-            status, fixed = _status(ranges)
+            # OSV folds Ubuntu's needed/deferred/ignored into "no fix": AFFECTED
+            status, fixed = fix_summary(ranges, compare_dpkg)
             advisories.append(
                 Advisory(
                     namespace=namespace,
@@ -270,23 +271,3 @@ def _ranges(entry: Mapping[str, Any]) -> list[AffectedRange]:
     if exact:
         return [AffectedRange(introduced=v, last_affected=v) for v in exact]
     return list(_UNFIXED)  # the package is named as affected, with no bound at all
-
-
-def _status(ranges: list[AffectedRange]) -> tuple[FixStatus, str]:
-    """FIXED with the latest fix when every interval ends in a fix, else AFFECTED.
-
-    OSV collapses Ubuntu's needed/deferred/pending/ignored/needs-triage into one shape
-    (an interval without a fix), so every unfixed entry is AFFECTED.
-    """
-    fixes = [r.fixed for r in ranges]
-    if not fixes or any(f is None for f in fixes):
-        return FixStatus.AFFECTED, ""
-    latest = ""
-    for fixed in fixes:
-        assert fixed is not None
-        try:
-            if not latest or compare_dpkg(fixed, latest) > 0:
-                latest = fixed
-        except VersionError:
-            latest = latest or fixed
-    return FixStatus.FIXED, latest

@@ -138,7 +138,7 @@ class Applier:
         return list(merged.values())
 
     def _attribute(self, index: int) -> None:
-        current = {_identity(pkg) for pkg in self._packages()}
+        current = {_identity(pkg) for pkg in self._found()}  # identities: no merging needed
         for ident in list(self._introduced):
             if ident not in current:
                 del self._introduced[ident]

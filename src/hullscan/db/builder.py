@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hullscan import __version__
+from hullscan.db.artifact import fsync_dir
 from hullscan.db.feeds.base import Feed, Record
 from hullscan.db.fetch import (
     DEFAULT_TIMEOUT,
@@ -217,7 +218,7 @@ def build_db(
             info = builder.run(ordered)
         _fsync(tmp)
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
@@ -718,19 +719,5 @@ def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename durable; not every platform can fsync a directory."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
     finally:
         os.close(fd)

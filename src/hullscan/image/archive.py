@@ -24,6 +24,7 @@ from hullscan.image.source import (
     MAX_METADATA_BYTES,
     ImageSource,
     Platform,
+    check_digest,
     checked_digest,
     json_list,
     json_object,
@@ -32,7 +33,6 @@ from hullscan.image.source import (
     platform_of,
     select_manifest,
     text_field,
-    verify_digest,
 )
 from hullscan.image.walker import GZIP_MAGIC
 from hullscan.model import ArtifactInfo, Layer
@@ -345,7 +345,7 @@ def _blob_name(digest: str, what: str) -> str:
 def _read_blob(store: _Store, descriptor: dict[str, Any], what: str) -> bytes:
     digest = checked_digest(descriptor.get("digest"), what)
     data = store.read(_blob_name(digest, what), what)
-    verify_digest(data, digest, what)
+    check_digest(data, digest, what)
     return data
 
 

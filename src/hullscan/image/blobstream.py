@@ -9,7 +9,6 @@ a fresh start when nothing was handed out yet, because handed-out bytes cannot b
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import re
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterator
 import httpx
 
 from hullscan.errors import SourceError
+from hullscan.image.source import new_hasher
 
 log = logging.getLogger(__name__)
 
@@ -25,31 +25,6 @@ log = logging.getLogger(__name__)
 Opener = Callable[[int], httpx.Response]
 
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)?/?(\d+|\*)?$")
-
-
-_DIGEST = re.compile(r"^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$")
-
-
-def checked_digest(value: object, what: str) -> str:
-    """A digest we can verify (sha256/sha512, lower-case hex), safe to put in a URL path."""
-    if not isinstance(value, str) or not _DIGEST.match(value):
-        raise SourceError(f"{what}: invalid or unsupported digest {value!r}")
-    return value
-
-
-def new_hasher(digest: str, what: str) -> tuple[hashlib._Hash, str]:
-    """A hasher for a digest's algorithm and the expected hex."""
-    algorithm, _, expected = checked_digest(digest, what).partition(":")
-    return hashlib.new(algorithm), expected
-
-
-def check_digest(data: bytes, digest: str, what: str) -> None:
-    """Verify a small blob read whole (manifest, config) against its digest."""
-    hasher, expected = new_hasher(digest, what)
-    hasher.update(data)
-    if hasher.hexdigest() != expected:
-        actual = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
-        raise SourceError(f"{what}: digest mismatch: expected {digest}, content is {actual}")
 
 
 class VerifyingBlobStream(io.RawIOBase):
@@ -68,11 +43,6 @@ class VerifyingBlobStream(io.RawIOBase):
         self._response: httpx.Response | None = None
         self._chunks: Iterator[bytes] | None = None
         self._verified = False
-
-    @property
-    def offset(self) -> int:
-        """How many bytes were handed out so far."""
-        return self._offset
 
     def readable(self) -> bool:
         return True

@@ -34,7 +34,7 @@ import httpx
 
 from hullscan import __version__
 from hullscan.errors import SourceError
-from hullscan.image.blobstream import VerifyingBlobStream, check_digest, checked_digest
+from hullscan.image.blobstream import VerifyingBlobStream
 from hullscan.image.registry_auth import (
     ENV_PASSWORD,
     ENV_USERNAME,
@@ -54,6 +54,8 @@ from hullscan.image.source import (
     MEDIA_OCI_MANIFEST,
     ImageSource,
     Platform,
+    check_digest,
+    checked_digest,
     layers_from_config,
     parse_json,
     platform_of,

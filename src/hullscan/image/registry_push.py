@@ -27,7 +27,6 @@ import httpx
 
 from hullscan import __version__
 from hullscan.errors import SourceError
-from hullscan.image.blobstream import check_digest, checked_digest
 from hullscan.image.registry import (
     RegistryOptions,
     _Retrier,  # the registry client's retry policy, shared on purpose
@@ -38,7 +37,7 @@ from hullscan.image.registry import (
     ssl_context,
 )
 from hullscan.image.registry_auth import Authenticator, authentication_message, resolve_credentials
-from hullscan.image.source import MAX_METADATA_BYTES
+from hullscan.image.source import MAX_METADATA_BYTES, check_digest, checked_digest
 from hullscan.reference import ImageReference, parse_image_reference
 
 _PIECE = 1 << 20

@@ -119,10 +119,19 @@ def checked_digest(value: object, what: str) -> str:
     return value
 
 
-def verify_digest(data: bytes, digest: str, what: str) -> None:
+def new_hasher(digest: str, what: str) -> tuple[hashlib._Hash, str]:
+    """A hasher for a digest's algorithm, and the expected hex."""
     algorithm, _, expected = checked_digest(digest, what).partition(":")
-    if hashlib.new(algorithm, data).hexdigest() != expected:
-        raise SourceError(f"{what} {digest} is corrupt: its content does not match its digest")
+    return hashlib.new(algorithm), expected
+
+
+def check_digest(data: bytes, digest: str, what: str) -> None:
+    """Verify a small blob read whole (manifest, config) against its digest."""
+    hasher, expected = new_hasher(digest, what)
+    hasher.update(data)
+    if hasher.hexdigest() != expected:
+        actual = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
+        raise SourceError(f"{what}: digest mismatch: expected {digest}, content is {actual}")
 
 
 def platform_of(config: dict[str, Any]) -> str:

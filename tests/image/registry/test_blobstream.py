@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from hullscan.errors import SourceError
-from hullscan.image.blobstream import VerifyingBlobStream, check_digest, checked_digest
+from hullscan.image.blobstream import VerifyingBlobStream
+from hullscan.image.source import check_digest, checked_digest
 
 BLOB = bytes(range(256)) * 40
 DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()

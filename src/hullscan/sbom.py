@@ -85,7 +85,6 @@ ANN_LAYER_DIFF_ID = "LayerDiffID"
 ANN_PATH = "Path"
 ANN_MODULARITY_LABEL = "ModularityLabel"
 ANN_VENDOR = "Vendor"
-ANN_SOURCE_VERSION = "SourceVersion"
 ANN_WARNING = "Warning"
 #: SPDX sourceInfo of a package built from a source package (Trivy's spelling)
 SOURCE_INFO_PREFIX = "built package from: "

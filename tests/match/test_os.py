@@ -386,3 +386,15 @@ def test_end_of_life_warning_on_the_scan_day(db: VulnDB) -> None:
     assert OsMatcher(db, scan_date=date(2025, 1, 1)).match(buster, []) == ([], [message])
     assert OsMatcher(db, scan_date=date(2024, 6, 30)).match(buster, [pkg])[1] == []
     assert OsMatcher(db).match(buster, [pkg])[1] == []
+
+
+def test_rhel_without_its_feed_is_unmatched_not_clean(db: VulnDB) -> None:
+    # the DB holds Debian and Alpine only: a RHEL image cannot be judged, and the gate must
+    # know (before, the Red Hat path returned a bare warning and the image passed as clean)
+    rhel = Distro(id="rhel", version_id="9.2")
+    pkg = Package("openssl-libs", "1:3.0.7-16.el9_2", PackageType.RPM, "x86_64", "openssl")
+    matcher = OsMatcher(db)
+    findings, warnings = matcher.match(rhel, [pkg])
+    assert findings == []
+    assert "no advisories for rhel:9" in matcher.unmatched
+    assert matcher.unmatched in warnings

@@ -20,12 +20,11 @@ from hullscan.cli.common import (
     parse_platform,
     setup,
 )
-from hullscan.cli.scan import _open_source, _outputs, ready_db, report_options
+from hullscan.cli.scan import _open_source, _outputs, finalize, ready_db, report_options
 from hullscan.db.location import cache_root
 from hullscan.db.reader import VulnDB
 from hullscan.image.source import Platform
 from hullscan.model import ScanReport
-from hullscan.policy import apply_policy
 from hullscan.report.base import ReportOptions, merged_warnings
 from hullscan.report.files import write_atomically
 from hullscan.report.registry import render
@@ -109,7 +108,7 @@ def compose_command(**kw: Any) -> None:
                 with _open_source(image.reference, None, platform, kw) as source:
                     inventory = index(source, cache=cache)
                 report = match(inventory, db, started_at=started)
-            return apply_policy(report, outputs.policy, image.reference)
+            return finalize(report, image.reference, outputs)
 
         results = scan_compose_images(project.images, scan_one, kw["concurrency"])
         for result in results:

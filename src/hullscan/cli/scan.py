@@ -295,13 +295,18 @@ def _index(ui: Ui, source: ImageSource, cache: LayerCache | None) -> Inventory:
         return index(source, progress=_LayerBars(progress, layers), cache=cache)
 
 
-def _finish(ui: Ui, report: ScanReport, image_ref: str, outputs: Outputs) -> int:
+def finalize(report: ScanReport, image_ref: str, outputs: Outputs) -> ScanReport:
+    """What every scanning command does to a fresh report: the DB-age warning, the policy."""
     if report.db is not None and outputs.db_warn_age is not None:
         from hullscan.db.age import db_age_warning
 
         if stale := db_age_warning(report.db, datetime.now(UTC), outputs.db_warn_age):
             report = replace(report, warnings=(*report.warnings, stale))
-    report = apply_policy(report, outputs.policy, image_ref)
+    return apply_policy(report, outputs.policy, image_ref)
+
+
+def _finish(ui: Ui, report: ScanReport, image_ref: str, outputs: Outputs) -> int:
+    report = finalize(report, image_ref, outputs)
     for warning in merged_warnings(report):
         log.warning("%s", warning)
         ui.warn(warning)

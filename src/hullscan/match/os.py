@@ -102,25 +102,20 @@ class OsMatcher:
             return self._gap(
                 f"OS {distro.id} {release} is not supported yet; OS packages not matched"
             )
+        warnings: list[str] = []
+        namespace = self._namespace(namespaces, warnings)
+        if namespace is None:  # for every matcher, Red Hat's too: a gate must not pass this
+            return self._gap(warnings[-1])
+        if redhat.handles(namespace):  # modules, minor branches, source-keyed VEX
+            matched, more = redhat.RedHatMatcher(self.db).match(namespace, os_packages)
+            return matched, warnings + more
         compare = comparator(scheme)
         binary_keyed = scheme in BINARY_KEYED_SCHEMES
         by_name: dict[str, list[Package]] = defaultdict(list)
         for pkg in os_packages:
             for name in _lookup_names(pkg, binary_keyed):
                 by_name[name].append(pkg)
-        warnings: list[str] = []
-        namespace = self._namespace(namespaces, warnings)
-        if namespace is None:
-            self.unmatched = warnings[-1]
-            return [], warnings
-        if redhat.handles(namespace):  # modules, minor branches, source-keyed VEX
-            matched, more = redhat.RedHatMatcher(self.db).match(namespace, os_packages)
-            return matched, warnings + more
         advisories = self.db.advisories(namespace, list(by_name))
-        if not advisories and len(namespaces) == 1 and not self.db.has_namespace(namespace):
-            return self._gap(
-                f"the vulnerability DB has no advisories for {namespace}; is the feed built?"
-            )
         findings: list[Finding] = []
         for pkg in os_packages:
             seen: set[str] = set()
@@ -139,9 +134,7 @@ class OsMatcher:
         return findings, warnings
 
     def _namespace(self, namespaces: list[str], warnings: list[str]) -> str | None:
-        """The first namespace the DB has; a fallback to a later one is a warning."""
-        if len(namespaces) == 1:
-            return namespaces[0]
+        """The first namespace the DB has (an index probe each); a fallback is a warning."""
         for namespace in namespaces:
             if self.db.has_namespace(namespace):
                 if namespace != namespaces[0]:

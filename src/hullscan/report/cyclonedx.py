@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from cyclonedx.model.vulnerability import Vulnerability, VulnerabilityRating
     from packageurl import PackageURL
 
-SPEC_VERSION = "1.6"
 DEFAULT_FILENAME_JSON = "hullscan.cdx.json"
 DEFAULT_FILENAME_XML = "hullscan.cdx.xml"
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hullscan.errors import ReportError
-from hullscan.model import ScanReport, Severity
-from hullscan.report.base import ReportOptions
+from hullscan.model import Severity
 
 SUPPORTED_SCHEMA = 1
 MULTI_KIND = "hullscan-multi"
@@ -130,15 +129,6 @@ def parse_reports(text: str, source: str = "<report>") -> list[LoadedReport]:
                 loaded.append(from_document(sub, sub_text, f"{source}: images[{index}]"))
         return loaded
     return [from_document(document, text, source)]
-
-
-def from_scan_report(report: ScanReport, options: ReportOptions | None = None) -> LoadedReport:
-    """The same view of an in-memory report (when `hullscan issues` scans by itself)."""
-    from hullscan.report import json as json_report
-
-    opts = options or ReportOptions()
-    document = json_report.to_document(report, opts)
-    return from_document(document, json_report.render(report, opts), "<scan>")
 
 
 def from_document(document: Mapping[str, Any], text: str, source: str) -> LoadedReport:

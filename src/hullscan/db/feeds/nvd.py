@@ -29,6 +29,7 @@ from hullscan.cvss import severity_of_score
 from hullscan.db.feeds.base import Feed, Record, json_kind
 from hullscan.db.fetch import Fetched, tls_context
 from hullscan.errors import FeedError
+from hullscan.image.registry import retry_after_seconds
 from hullscan.model import CvssScore, Severity, Vulnerability
 
 log = logging.getLogger(__name__)
@@ -300,7 +301,7 @@ class NvdFeed(Feed):
                 problem += f" ({message[:200]})"
             if response.status_code not in _RETRY_STATUS:
                 raise FeedError(f"cannot fetch {where}: {problem}")
-            retry_after = _retry_after(response.headers.get("Retry-After", ""))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         hint = ""
         if "403" in problem or "429" in problem:
             hint = (
@@ -405,13 +406,6 @@ def _newest(newest: datetime | None, items: list[Any]) -> datetime | None:
             if newest is None or stamp > newest:
                 newest = stamp
     return newest
-
-
-def _retry_after(value: str) -> float | None:
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _english(descriptions: list[Any]) -> str:

@@ -50,3 +50,31 @@ def test_language_purls_follow_the_purl_spec() -> None:
     }
     for pkg, want in cases.items():
         assert purl_for(pkg, debian) == want  # the image's distro is not the package's
+
+
+def test_language_names_survive_the_purl_round_trip() -> None:
+    from packageurl import PackageURL
+
+    from hullscan.purl import join_name
+
+    for kind, name in [
+        (PackageType.MAVEN, "org.apache.logging.log4j:log4j-core"),
+        (PackageType.NPM, "@babel/core"),
+        (PackageType.GOLANG, "golang.org/x/net"),
+        (PackageType.COMPOSER, "laravel/framework"),
+        (PackageType.PYPI, "django"),
+    ]:
+        parsed = PackageURL.from_string(purl_for(Package(name, "1.0", kind), None))
+        assert join_name(kind, parsed.namespace or "", parsed.name) == name
+
+
+def test_vendor_ids_read_back_the_os_namespaces() -> None:
+    from hullscan.purl import VENDOR_IDS
+
+    assert VENDOR_IDS == {
+        "redhat": "rhel",
+        "oracle": "ol",
+        "amazon": "amzn",
+        "suse": "sles",
+        "opensuse": "opensuse-leap",
+    }

@@ -19,17 +19,47 @@ _NAMESPACE = {
 }
 
 
+#: purl namespace (vendor) -> os-release ID where they differ, for reading purls back
+VENDOR_IDS = {vendor: os_id for os_id, vendor in _NAMESPACE.items() if vendor != os_id}
+
+
+def split_name(kind: PackageType, name: str) -> tuple[str, str]:
+    """(purl namespace, purl name) of a language package name (inverse of join_name)."""
+    if kind is PackageType.MAVEN and ":" in name:
+        group, _, artifact = name.rpartition(":")  # groupId:artifactId
+        return group, artifact
+    if kind in (PackageType.NPM, PackageType.GOLANG, PackageType.COMPOSER) and "/" in name:
+        namespace, _, last = name.rpartition("/")  # @scope/name, module/path, vendor/pkg
+        return namespace, last
+    return "", name
+
+
+def join_name(kind: PackageType, namespace: str, name: str) -> str:
+    """The package name hullscan uses for a purl's namespace and name.
+
+    Maven `group:artifact` (as Trivy and the OSV feeds name them), npm `@scope/name`,
+    Go and Composer `path/name`; OS packages are their binary name (the namespace is the
+    vendor, not part of the name).
+    """
+    if not namespace or kind.is_os:
+        return name
+    if kind is PackageType.MAVEN:
+        return f"{namespace}:{name}"
+    if kind in (PackageType.NPM, PackageType.GOLANG, PackageType.COMPOSER):
+        return f"{namespace}/{name}"
+    return name
+
+
 def _language_purl(pkg: Package) -> str:
     """purl-spec for ecosystem packages: the name's own namespace, no distro qualifiers."""
-    namespace, name = "", pkg.name
-    if pkg.type is PackageType.MAVEN and ":" in name:
-        namespace, name = name.split(":", 1)  # groupId:artifactId
-    elif pkg.type is PackageType.NPM and name.startswith("@") and "/" in name:
-        namespace, name = name.split("/", 1)  # @scope/name
-    elif pkg.type in (PackageType.GOLANG, PackageType.COMPOSER) and "/" in name:
-        namespace, name = name.rsplit("/", 1)  # github.com/org/repo, vendor/package
+    namespace, name = split_name(pkg.type, pkg.name)
     return str(
-        PackageURL(type=pkg.type.value, namespace=namespace or None, name=name, version=pkg.version)
+        PackageURL(
+            type=pkg.type.value,
+            namespace=namespace or None,
+            name=name,
+            version=pkg.version or None,
+        )
     )
 
 

@@ -33,7 +33,7 @@ from packageurl import PackageURL
 from hullscan.distros import DEBIAN_CODENAMES, DEBIAN_UNSTABLE, UBUNTU_CODENAMES
 from hullscan.errors import SourceError
 from hullscan.model import ArtifactInfo, Distro, Inventory, Layer, Package, PackageType
-from hullscan.purl import purl_for
+from hullscan.purl import VENDOR_IDS, join_name, purl_for
 
 KIND = "sbom"
 """ArtifactInfo.kind of an inventory read from an SBOM."""
@@ -96,14 +96,6 @@ _SYFT_PATH = re.compile(r"^syft:location:\d+:path$")
 
 _PURL_TYPES = {t.value: t for t in PackageType}
 
-#: purl namespace (vendor) -> os-release ID, where they differ (inverse of hullscan.purl)
-_VENDOR_IDS = {
-    "redhat": "rhel",
-    "oracle": "ol",
-    "amazon": "amzn",
-    "suse": "sles",
-    "opensuse": "opensuse-leap",
-}
 #: OS names tools write instead of the os-release ID
 _OS_NAMES = {
     "debian gnu/linux": "debian",
@@ -131,46 +123,7 @@ _CDX_NS = re.compile(r"^\{http://cyclonedx\.org/schema/bom/(?P<version>[\d.]+)\}
 
 def package_purl(pkg: Package, distro: Distro | None) -> str:
     """The package's purl, or one made per the purl-spec types when the analyzer set none."""
-    if pkg.purl:
-        return pkg.purl
-    if pkg.type.is_os:
-        return purl_for(pkg, distro)
-    namespace, name = _split_name(pkg.type, pkg.name)
-    return str(
-        PackageURL(
-            type=pkg.type.value,
-            namespace=namespace or None,
-            name=name,
-            version=pkg.version or None,
-        )
-    )
-
-
-def _split_name(kind: PackageType, name: str) -> tuple[str, str]:
-    """(purl namespace, purl name) of a language package name (inverse of _join_name)."""
-    if kind is PackageType.MAVEN and ":" in name:
-        group, _, artifact = name.rpartition(":")
-        return group, artifact
-    if kind in (PackageType.NPM, PackageType.GOLANG, PackageType.COMPOSER) and "/" in name:
-        namespace, _, last = name.rpartition("/")
-        return namespace, last
-    return "", name
-
-
-def _join_name(kind: PackageType, namespace: str, name: str) -> str:
-    """The package name hullscan uses for a purl's namespace and name.
-
-    Maven `group:artifact` (as Trivy and the OSV feeds name them), npm `@scope/name`,
-    Go and Composer `path/name`; OS packages are their binary name (the namespace is the
-    vendor, not part of the name).
-    """
-    if not namespace or kind.is_os:
-        return name
-    if kind is PackageType.MAVEN:
-        return f"{namespace}:{name}"
-    if kind in (PackageType.NPM, PackageType.GOLANG, PackageType.COMPOSER):
-        return f"{namespace}/{name}"
-    return name
+    return pkg.purl or purl_for(pkg, distro)
 
 
 def layer_properties(layer: Layer) -> list[tuple[str, str]]:
@@ -344,7 +297,7 @@ def package_from_purl(purl: str, facts: PackageFacts | None = None) -> Package |
     if kind is None:
         return f"purl type {parsed.type}"
     qualifiers = _qualifiers(parsed)
-    name = facts.name or _join_name(kind, parsed.namespace or "", parsed.name)
+    name = facts.name or join_name(kind, parsed.namespace or "", parsed.name)
     version = (
         facts.version if facts.version is not None else _purl_version(kind, parsed, qualifiers)
     )
@@ -455,7 +408,7 @@ def distro_from_purl(purl: str) -> Distro | None:
     if kind is None or not kind.is_os:
         return None
     vendor = (parsed.namespace or "").lower()
-    vendor_id = _VENDOR_IDS.get(vendor, vendor)
+    vendor_id = VENDOR_IDS.get(vendor, vendor)
     value = _qualifiers(parsed).get("distro", "").strip().lower()
     match = _DISTRO_QUALIFIER.match(value)
     if match:

@@ -46,6 +46,11 @@ def _ranges(text: str) -> tuple[AffectedRange, ...]:
     )
 
 
+#: enum members by stored value: a dict lookup, not an Enum call, per advisory row
+_STATUSES = {status.value: status for status in FixStatus}
+_SEVERITIES = {int(severity): severity for severity in Severity}
+
+
 def _chunks(keys: Sequence[str]) -> Iterator[Sequence[str]]:
     for start in range(0, len(keys), CHUNK):
         yield keys[start : start + CHUNK]
@@ -240,6 +245,7 @@ class VulnDB:
         """
         keys = sorted(set(packages))
         result: dict[str, list[Advisory]] = {}
+        parsed: dict[str, tuple[AffectedRange, ...]] = {}  # many rows share one ranges text
         for chunk in _chunks(keys):
             marks = ",".join("?" * len(chunk))
             rows = self._query(
@@ -250,18 +256,20 @@ class VulnDB:
             )
             for package, vuln_id, ranges, status, fixed, severity, sev_source, source in rows:
                 try:
+                    if (affected := parsed.get(ranges)) is None:
+                        affected = parsed[ranges] = _ranges(ranges)
                     advisory = Advisory(
                         namespace=namespace,
                         package=package,
                         vuln_id=vuln_id,
-                        ranges=_ranges(ranges),
-                        status=FixStatus(status),
+                        ranges=affected,
+                        status=_STATUSES[status],
                         fixed_version=fixed,
-                        severity=Severity(severity),
+                        severity=_SEVERITIES[severity],
                         severity_source=sev_source,
                         source=source,
                     )
-                except (ValueError, TypeError, AttributeError) as exc:
+                except (ValueError, TypeError, AttributeError, KeyError) as exc:
                     raise self._damaged(exc) from None
                 result.setdefault(package, []).append(advisory)
         return result

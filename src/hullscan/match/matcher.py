@@ -61,13 +61,19 @@ def attach_facts(findings: Iterable[Finding], db: VulnDB) -> list[Finding]:
     if wanted - facts.keys():
         facts.update(db.vulnerabilities(wanted - facts.keys()))
     enriched = []
+    # many packages share one vulnerability (libssl3, libcrypto3, openssl): merge once per id
+    merged: dict[tuple[str, tuple[str, ...]], Vulnerability | None] = {}
     for finding in findings:
         own = facts.get(finding.vuln_id)
-        related = []
+        related: tuple[str, ...] = ()
         if not _CVE_ID.fullmatch(finding.vuln_id):
-            related = [facts[a] for a in _cve_aliases(finding, own) if a in facts]
-        if own is not None or related:
-            finding = with_facts(finding, merge_vulnerabilities([*filter(None, [own]), *related]))
+            related = tuple(a for a in _cve_aliases(finding, own) if a in facts)
+        key = (finding.vuln_id, related)
+        if key not in merged:
+            sources = [*filter(None, [own]), *(facts[a] for a in related)]
+            merged[key] = merge_vulnerabilities(sources) if sources else None
+        if (vuln := merged[key]) is not None:
+            finding = with_facts(finding, vuln)
         enriched.append(finding)
     return enriched
 

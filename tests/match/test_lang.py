@@ -15,6 +15,8 @@ from hullscan.db.reader import VulnDB
 from hullscan.match.lang import LangMatcher
 from hullscan.match.matcher import match_inventory
 from hullscan.model import (
+    Advisory,
+    AffectedRange,
     ArtifactInfo,
     Distro,
     Finding,
@@ -268,3 +270,43 @@ def test_many_packages_one_query_per_namespace(db: VulnDB) -> None:
     found, warnings = LangMatcher(db).match(packages)
     assert time.perf_counter() - start < 2.0
     assert warnings == [] and {f.package.name for f in found} == {"django"}
+
+
+class _OneNamespaceDb:
+    """Just the two calls LangMatcher makes, over advisories given in the test."""
+
+    def __init__(self, advisories: dict[str, list[Advisory]]) -> None:
+        self._advisories = advisories
+
+    def advisories(self, namespace: str, packages: object) -> dict[str, list[Advisory]]:
+        return self._advisories
+
+    def has_namespace(self, namespace: str) -> bool:
+        return True
+
+
+def test_unreadable_bounds_and_versions_never_crash_the_match() -> None:
+    from hullscan.match.lang import LangMatcher
+
+    good = Advisory(
+        "pypi", "django", "CVE-GOOD", (AffectedRange(fixed="3.2.10"),), FixStatus.FIXED, "3.2.10"
+    )
+    mixed = Advisory(
+        "pypi",
+        "django",
+        "CVE-MIXED",
+        (AffectedRange(fixed="not a version!"), AffectedRange(fixed="3.2.11")),
+        FixStatus.FIXED,
+    )
+    db = _OneNamespaceDb({"django": [mixed, good]})
+    readable = Package("django", "3.2.1", PackageType.PYPI)
+    unreadable = Package("django", "not a version!", PackageType.PYPI, paths=("x",))
+    findings, warnings = LangMatcher(db).match([unreadable, readable])  # type: ignore[arg-type]
+    # the unreadable bound only drops its own interval; the readable one still decides
+    assert {(f.vuln_id, f.fixed_version) for f in findings} == {
+        ("CVE-GOOD", "3.2.10"),
+        ("CVE-MIXED", "3.2.11"),
+    }
+    assert all(f.package is readable for f in findings)
+    # an unreadable installed version: one warning for the package, then the next package
+    assert warnings == [w for w in warnings if "not a version!" in w] and len(warnings) == 1

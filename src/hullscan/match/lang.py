@@ -62,21 +62,29 @@ class LangMatcher:
         findings: dict[tuple[str, Package], Finding] = {}
         warnings: list[str] = []
         for package in packages:
-            for advisory in advisories.get(keys[id(package)], ()):
+            found = advisories.get(keys[id(package)], ())
+            version = package.version.strip()
+            try:
+                if found:
+                    compare(version, version)  # the installed version must be readable, once
+            except VersionError as exc:
+                warnings.append(f"{package.name} {package.version}: {exc}; not matched")
+                continue
+            for advisory in found:
                 try:
-                    finding = _judge(advisory, package, compare)
-                except VersionError as exc:
-                    warnings.append(f"{package.name} {package.version}: {exc}; not matched")
-                    break  # the installed version is unreadable: every advisory would fail
+                    finding = _judge(advisory, package, version, compare)
+                except VersionError as exc:  # a bound of this advisory the scheme rejects
+                    warnings.append(f"{advisory.vuln_id} for {package.name}: {exc}; skipped")
+                    continue
                 if finding is not None:
                     findings.setdefault((finding.vuln_id, package), finding)
         return list(findings.values()), warnings
 
 
-def _judge(advisory: Advisory, package: Package, compare: Comparator) -> Finding | None:
-    """The finding `advisory` makes for `package`, None when its version is not affected."""
-    version = package.version.strip()
-    compare(version, version)  # an unreadable installed version raises here, once
+def _judge(
+    advisory: Advisory, package: Package, version: str, compare: Comparator
+) -> Finding | None:
+    """The finding `advisory` makes for `package` (its readable `version`), None when clean."""
     if not advisory.ranges:
         holding: Sequence[AffectedRange] = [AffectedRange()]
     else:
@@ -99,8 +107,7 @@ def _holds(version: str, interval: AffectedRange, compare: Comparator) -> bool:
     """in_range, except that a bound the scheme rejects makes the interval not count."""
     try:
         return in_range(version, interval, compare)
-    except VersionError:
-        compare(version, version)  # re-raise if it is the installed version's fault
+    except VersionError:  # the installed version was checked readable: the bound is at fault
         return False
 
 

@@ -20,7 +20,7 @@ from hullscan.cli.common import (
     parse_platform,
     setup,
 )
-from hullscan.cli.scan import _open_source, _outputs, finalize, ready_db, report_options
+from hullscan.cli.scan import finalize, open_source, outputs_from, ready_db, report_options
 from hullscan.db.location import cache_root
 from hullscan.db.reader import VulnDB
 from hullscan.image.source import Platform
@@ -91,7 +91,7 @@ def compose_command(**kw: Any) -> None:
         ui.error(f"error: {exc}")
         sys.exit(EXIT_USAGE)
     with errors(ui):
-        outputs = _outputs(kw)
+        outputs = outputs_from(kw)
         if outputs.fmt not in COMBINED_FORMATS:
             raise click.UsageError(f"compose writes {', '.join(COMBINED_FORMATS)} reports")
         for skipped in project.skipped:
@@ -105,7 +105,7 @@ def compose_command(**kw: Any) -> None:
             platform = Platform.parse(image.platform) if image.platform else kw["platform"]
             started = datetime.now(UTC)
             with VulnDB.open(db_file) as db:
-                with _open_source(image.reference, None, platform, kw) as source:
+                with open_source(image.reference, None, platform, kw) as source:
                     inventory = index(source, cache=cache)
                 report = match(inventory, db, started_at=started)
             return finalize(report, image.reference, outputs)

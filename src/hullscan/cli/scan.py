@@ -194,7 +194,7 @@ def report_options(func: F) -> F:
     return func
 
 
-def _outputs(kw: dict[str, Any]) -> Outputs:
+def outputs_from(kw: dict[str, Any]) -> Outputs:
     """Pop the report and policy options out of a command's keyword arguments."""
     severity, kev = kw.pop("fail_on") or (None, False)
     return Outputs(
@@ -341,7 +341,7 @@ def _write(report: ScanReport, outputs: Outputs) -> None:
         sys.stdout.flush()
 
 
-def _open_source(
+def open_source(
     reference: str | None,
     input_path: Path | None,
     platform: Platform | None,
@@ -417,14 +417,14 @@ def image_command(**kw: Any) -> None:
     if reference is None and input_path is None:
         raise click.UsageError("give an image: REFERENCE, or --input PATH")
     with errors(ui):
-        outputs = _outputs(kw)
+        outputs = outputs_from(kw)
         log.info("hullscan %s scanning %s", __version__, input_path or reference)
         db_file = db_path_of(db_path, cache_dir)
         ready_db(ui, kw, db_file)
         started = datetime.now(UTC)
         with VulnDB.open(db_file) as db:
             cache = None if kw["no_cache"] else LayerCache(cache_root(cache_dir))
-            with _open_source(reference, input_path, kw["platform"], kw) as source:
+            with open_source(reference, input_path, kw["platform"], kw) as source:
                 inventory = _index(ui, source, cache)
             if cache is not None:
                 log.debug("layer cache %s: %s", cache.directory, cache.stats)
@@ -447,7 +447,7 @@ def rootfs_command(**kw: Any) -> None:
     cache_dir, db_path = kw.pop("cache_dir"), kw.pop("db_path")
     directory: Path = kw.pop("directory")
     with errors(ui):
-        outputs = _outputs(kw)
+        outputs = outputs_from(kw)
         log.info("hullscan %s scanning rootfs %s", __version__, directory)
         db_file = db_path_of(db_path, cache_dir)
         ready_db(ui, kw, db_file)
@@ -471,7 +471,7 @@ def sbom_command(**kw: Any) -> None:
     cache_dir, db_path = kw.pop("cache_dir"), kw.pop("db_path")
     path: Path = kw.pop("file")
     with errors(ui):
-        outputs = _outputs(kw)
+        outputs = outputs_from(kw)
         db_file = db_path_of(db_path, cache_dir)
         ready_db(ui, kw, db_file)
         started = datetime.now(UTC)

@@ -60,7 +60,7 @@ from hullscan.db.reader import VulnDB
 from hullscan.db.schema import SCHEMA_VERSION
 from hullscan.errors import DbError, HullscanError, SourceError
 from hullscan.image.blobstream import VerifyingBlobStream
-from hullscan.image.registry import RegistryOptions, _Retrier, ssl_context
+from hullscan.image.registry import RegistryOptions, Retrier, ssl_context
 from hullscan.model import DbInfo
 
 try:  # POSIX; elsewhere updates are not serialised between processes
@@ -509,7 +509,7 @@ class _Http:
             follow_redirects=True,
             headers={"User-Agent": f"hullscan/{__version__}"},
         )
-        self.retrier = _Retrier(self.client, options, time.sleep)
+        self.retrier = Retrier(self.client, options, time.sleep)
 
     def get(self, url: str, what: str, headers: dict[str, str] | None = None) -> httpx.Response:
         request = self.client.build_request("GET", url, headers=headers or {})

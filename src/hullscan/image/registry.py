@@ -173,7 +173,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-class _Retrier:
+class Retrier:
     """Sends requests again after transient faults; the budget is per request."""
 
     def __init__(
@@ -287,7 +287,7 @@ class RegistryClient:
             headers={"User-Agent": f"hullscan/{__version__}"},
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
         )
-        self._retrier = _Retrier(self._http, options, sleep)
+        self._retrier = Retrier(self._http, options, sleep)
         self.auth = Authenticator(
             ref.registry,
             credentials,

@@ -3,7 +3,7 @@
 registry.py reads container images; publishing the vulnerability DB also needs HEAD, POST,
 PATCH and PUT, with a `pull,push` token scope. This module adds exactly that on top of the
 same pieces - credentials (registry_auth), TLS (`ssl_context`), retries with backoff and
-Retry-After (`_Retrier`) - so a DB is pushed and pulled with the same auth and failure
+Retry-After (`Retrier`) - so a DB is pushed and pulled with the same auth and failure
 behaviour as an image is scanned.
 
 Uploads follow the distribution spec: HEAD skips a blob the registry already has; otherwise
@@ -29,7 +29,7 @@ from hullscan import __version__
 from hullscan.errors import SourceError
 from hullscan.image.registry import (
     RegistryOptions,
-    _Retrier,  # the registry client's retry policy, shared on purpose
+    Retrier,  # the registry client's retry policy, shared on purpose
     api_host,
     discard_error_body,
     error_detail,
@@ -124,7 +124,7 @@ class RepositoryClient:
             follow_redirects=True,  # httpx drops Authorization when leaving the origin
             headers={"User-Agent": f"hullscan/{__version__}"},
         )
-        self._retrier = _Retrier(self._http, self.options, sleep)
+        self._retrier = Retrier(self._http, self.options, sleep)
         self.auth = Authenticator(
             self.ref.registry,
             credentials,

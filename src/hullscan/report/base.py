@@ -173,3 +173,23 @@ def image_name(report: ScanReport) -> str:
         return named
     artifact = report.inventory.artifact
     return next((t for t in artifact.repo_tags if t), "") or artifact.reference
+
+
+_BUILDKIT_RUN = re.compile(r"^RUN (?:\|\d+ (?:\S+=\S* )*)?/bin/sh -c (.*)$")
+
+
+def strip_shell_prefix(created_by: str) -> str:
+    """`RUN apt-get …` from what docker history records (shell wrapper and markers off).
+
+    Classic builds record `/bin/sh -c #(nop)  ADD …` for metadata steps and
+    `/bin/sh -c apt-get …` for RUN; BuildKit records `RUN /bin/sh -c apt-get … # buildkit`.
+    """
+    text = " ".join(created_by.split())
+    if text.endswith("# buildkit"):
+        text = text[: -len("# buildkit")].rstrip()
+    if text.startswith("/bin/sh -c #(nop) "):
+        return text[len("/bin/sh -c #(nop) ") :]
+    if text.startswith("/bin/sh -c "):
+        return "RUN " + text[len("/bin/sh -c ") :]
+    match = _BUILDKIT_RUN.match(text)
+    return "RUN " + match.group(1) if match else text

@@ -33,9 +33,9 @@ from hullscan.report.base import (
     printable,
     scan_window,
     sorted_findings,
+    strip_shell_prefix,
 )
 from hullscan.report.gitlab import identifier, solution
-from hullscan.report.table import _strip_shell_prefix
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -132,7 +132,7 @@ def _short_description(vuln_id: str, findings: Sequence[Finding]) -> str:
 
 def layer_command(created_by: str) -> str:
     """The Dockerfile step of a layer as a person wrote it (`RUN apt-get …`)."""
-    return _strip_shell_prefix(created_by)
+    return strip_shell_prefix(created_by)
 
 
 def _layer_label(finding: Finding, layers: dict[str, Layer]) -> str:

@@ -7,7 +7,6 @@ Rendered with rich into a string; colour only when the options say so (TTY).
 
 from __future__ import annotations
 
-import re
 from io import StringIO
 
 from rich import box
@@ -26,6 +25,7 @@ from hullscan.report.base import (
     printable,
     severity_counts,
     sorted_findings,
+    strip_shell_prefix,
     suppression_counts,
     truncate,
 )
@@ -33,7 +33,6 @@ from hullscan.report.base import (
 LAYER_TEXT_LIMIT = 40
 
 # BuildKit: `RUN /bin/sh -c cmd` or, with build args, `RUN |2 A=1 B=2 /bin/sh -c cmd`.
-_BUILDKIT_RUN = re.compile(r"^RUN (?:\|\d+ (?:\S+=\S* )*)?/bin/sh -c (.*)$")
 
 SEVERITY_STYLES: dict[Severity, str] = {
     Severity.CRITICAL: "bold red",
@@ -74,26 +73,9 @@ def layer_text(finding: Finding, layers: dict[str, Layer]) -> str:
     layer = layers.get(diff_id)
     if layer is None:
         return truncate(diff_id, 19)
-    command = _strip_shell_prefix(layer.created_by)
+    command = strip_shell_prefix(layer.created_by)
     number = f"#{layer.index + 1}"
     return truncate(f"{number} {command}" if command else number, LAYER_TEXT_LIMIT)
-
-
-def _strip_shell_prefix(created_by: str) -> str:
-    """`RUN apt-get …` from what docker history records (shell wrapper and markers off).
-
-    Classic builds record `/bin/sh -c #(nop)  ADD …` for metadata steps and
-    `/bin/sh -c apt-get …` for RUN; BuildKit records `RUN /bin/sh -c apt-get … # buildkit`.
-    """
-    text = " ".join(created_by.split())
-    if text.endswith("# buildkit"):
-        text = text[: -len("# buildkit")].rstrip()
-    if text.startswith("/bin/sh -c #(nop) "):
-        return text[len("/bin/sh -c #(nop) ") :]
-    if text.startswith("/bin/sh -c "):
-        return "RUN " + text[len("/bin/sh -c ") :]
-    match = _BUILDKIT_RUN.match(text)
-    return "RUN " + match.group(1) if match else text
 
 
 def _status_text(finding: Finding) -> str:

@@ -14,7 +14,7 @@ from hullscan.errors import SourceError
 from hullscan.image.registry import (
     RegistryClient,
     RegistryOptions,
-    _Retrier,
+    Retrier,
     api_host,
     is_insecure,
     normalized_reference,
@@ -170,11 +170,11 @@ def test_retry_after_forms() -> None:
 
 def retrier(
     handler: Callable[[httpx.Request], httpx.Response], **kw: object
-) -> tuple[_Retrier, list[float]]:
+) -> tuple[Retrier, list[float]]:
     sleeps: list[float] = []
     options = RegistryOptions(docker_config=None, **kw)  # type: ignore[arg-type]
     client = httpx.Client(transport=httpx.MockTransport(handler))
-    return _Retrier(client, options, sleeps.append), sleeps
+    return Retrier(client, options, sleeps.append), sleeps
 
 
 def scripted(
@@ -287,7 +287,7 @@ def test_error_body_detail_in_messages() -> None:
     ref = parse_image_reference("reg.test/x:1")
     client = RegistryClient(ref, RegistryOptions(docker_config=None), None)
     client._http = httpx.Client(transport=httpx.MockTransport(handler))
-    client._retrier = _Retrier(client._http, client.options, lambda _s: None)
+    client._retrier = Retrier(client._http, client.options, lambda _s: None)
     with pytest.raises(SourceError, match=r"access to x on reg\.test is denied \(HTTP 403: DENIED"):
         client.get("manifests/1", {}, "image reg.test/x:1")
     client.close()

@@ -20,14 +20,13 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
-from tests.versions.oracles import OracleUnavailable
+from tests.versions.oracles import OracleUnavailable, PipeOracle
 
 __all__ = ["LineOracle", "OracleUnavailable"]
 
 
-class LineOracle:
+class LineOracle(PipeOracle):
     """A subprocess that prints one line when ready, then answers one line per pair."""
 
     def __init__(self, argv: Sequence[str], *, cwd: Path | None = None, name: str = "") -> None:
@@ -76,29 +75,6 @@ class LineOracle:
                 line = self._readline().strip()
                 answers.append(line if line == "error" else int(line))
         return answers
-
-    def close(self) -> None:
-        if self._proc.stdin is not None and not self._proc.stdin.closed:
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        for stream in (self._proc.stdout, self._proc.stderr):
-            if stream is not None:
-                stream.close()
-
-    def __enter__(self) -> LineOracle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _need(tool: str, package: str) -> str:

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 
@@ -37,46 +37,10 @@ class OracleUnavailable(RuntimeError):
     """The oracle tool is not installed here; the message says what is missing."""
 
 
-class AptOracle:
-    """apt_pkg.version_compare in one /usr/bin/python3 subprocess, fed over a pipe."""
+class PipeOracle:
+    """A long-lived helper process spoken to over stdin/stdout; closed at exit of `with`."""
 
-    def __init__(self, python: Path = DEBIAN_PYTHON) -> None:
-        if not python.exists():
-            raise OracleUnavailable(f"{python} not found (Debian's python3 with python3-apt)")
-        self._proc = subprocess.Popen(
-            [str(python), "-c", _APT_SERVER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-        )
-        hello = json.loads(self._readline())
-        if "error" in hello:
-            self.close()
-            raise OracleUnavailable(
-                f"{python} cannot import apt_pkg ({hello['error']}); install python3-apt"
-            )
-        self.apt_version: str = hello["ready"]
-
-    def _readline(self) -> str:
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"apt oracle exited (code {self._proc.poll()})")
-        return line
-
-    def compare_many(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
-        """Sign of apt's comparison for every pair, in order; one round trip."""
-        assert self._proc.stdin is not None
-        # ensure_ascii keeps the pipe plain ASCII whatever the versions hold.
-        self._proc.stdin.write(json.dumps([list(p) for p in pairs]) + "\n")
-        self._proc.stdin.flush()
-        answer: list[int] = json.loads(self._readline())
-        assert len(answer) == len(pairs)
-        return answer
-
-    def compare(self, a: str, b: str) -> int:
-        return self.compare_many([(a, b)])[0]
+    _proc: subprocess.Popen[str]
 
     def close(self) -> None:
         if self._proc.stdin is not None and not self._proc.stdin.closed:
@@ -86,10 +50,11 @@ class AptOracle:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
 
-    def __enter__(self) -> AptOracle:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -99,6 +64,64 @@ class AptOracle:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class DebianPythonOracle(PipeOracle):
+    """A JSON-lines server in Debian's /usr/bin/python3, where python3-apt/-rpm import.
+
+    The server prints {"ready": version} or {"error": why} first, then answers one JSON
+    line per request line.
+    """
+
+    def __init__(self, script: str, module: str, package: str, python: Path) -> None:
+        if not python.exists():
+            raise OracleUnavailable(f"{python} not found (Debian's python3 with {package})")
+        self._module = module
+        self._proc = subprocess.Popen(
+            [str(python), "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+        hello = json.loads(self._readline())
+        if "error" in hello:
+            self.close()
+            raise OracleUnavailable(
+                f"{python} cannot import {module} ({hello['error']}); install {package}"
+            )
+        self.server_version: str = hello["ready"]
+
+    def _readline(self) -> str:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self._module} oracle exited (code {self._proc.poll()})")
+        return line
+
+    def _request(self, payload: Any) -> Any:
+        assert self._proc.stdin is not None
+        # ensure_ascii keeps the pipe plain ASCII whatever the versions hold.
+        self._proc.stdin.write(json.dumps(payload) + "\n")
+        self._proc.stdin.flush()
+        return json.loads(self._readline())
+
+
+class AptOracle(DebianPythonOracle):
+    """apt_pkg.version_compare in one /usr/bin/python3 subprocess, fed over a pipe."""
+
+    def __init__(self, python: Path = DEBIAN_PYTHON) -> None:
+        super().__init__(_APT_SERVER, "apt_pkg", "python3-apt", python)
+        self.apt_version = self.server_version
+
+    def compare_many(self, pairs: Sequence[tuple[str, str]]) -> list[int]:
+        """Sign of apt's comparison for every pair, in order; one round trip."""
+        answer: list[int] = self._request([list(p) for p in pairs])
+        assert len(answer) == len(pairs)
+        return answer
+
+    def compare(self, a: str, b: str) -> int:
+        return self.compare_many([(a, b)])[0]
 
 
 # For every pair of arguments: -1/0/1 as `dpkg --compare-versions` orders it, or
@@ -188,39 +211,15 @@ for line in sys.stdin:
 Label = tuple[str | None, str | None, str | None]
 
 
-class RpmOracle:
+class RpmOracle(DebianPythonOracle):
     """python3-rpm's labelCompare and rpm.ver in one /usr/bin/python3 subprocess."""
 
     def __init__(self, python: Path = DEBIAN_PYTHON) -> None:
-        if not python.exists():
-            raise OracleUnavailable(f"{python} not found (Debian's python3 with python3-rpm)")
-        self._proc = subprocess.Popen(
-            [str(python), "-c", _RPM_SERVER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-        )
-        hello = json.loads(self._readline())
-        if "error" in hello:
-            self.close()
-            raise OracleUnavailable(
-                f"{python} cannot import rpm ({hello['error']}); install python3-rpm"
-            )
-        self.rpm_version: str = hello["ready"]
-
-    def _readline(self) -> str:
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"rpm oracle exited (code {self._proc.poll()})")
-        return line
+        super().__init__(_RPM_SERVER, "rpm", "python3-rpm", python)
+        self.rpm_version = self.server_version
 
     def _ask(self, op: str, items: Sequence[Any]) -> list[Any]:
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(json.dumps({"op": op, "items": items}) + "\n")
-        self._proc.stdin.flush()
-        answer: list[Any] = json.loads(self._readline())
+        answer: list[Any] = self._request({"op": op, "items": items})
         assert len(answer) == len(items)
         return answer
 
@@ -243,25 +242,3 @@ class RpmOracle:
         """rpm.hdr(blob)'s name, epoch, version, release, arch, sourcerpm, vendor and
         modularitylabel per blob (None for a missing tag), or {"error": why}."""
         return self._ask("header", [blob.hex() for blob in blobs])
-
-    def close(self) -> None:
-        if self._proc.stdin is not None and not self._proc.stdin.closed:
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
-
-    def __enter__(self) -> RpmOracle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -55,16 +55,21 @@ class Feed(ABC):
     def load_json(self, path: Path) -> Any:
         """Read one JSON file, turning decode errors (truncation included) into FeedError."""
         try:
-            with path.open("rb") as fh:
-                return json.load(fh)
-        except json.JSONDecodeError as exc:
-            raise self.error(
-                path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise self.error(path, f"not UTF-8 text ({exc.reason})") from None
+            data = path.read_bytes()
         except OSError as exc:
             raise self.error(path, f"cannot read: {exc.strerror or exc}") from None
+        return self.decode_json(path, data)
+
+    def decode_json(self, path: Path, data: bytes, member: str = "") -> Any:
+        """JSON bytes of `path` (or of archive `member` in it); FeedError naming both."""
+        where = f"{member}: " if member else ""
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError as exc:
+            problem = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            raise self.error(path, where + problem) from None
+        except UnicodeDecodeError as exc:
+            raise self.error(path, f"{where}not UTF-8 text ({exc.reason})") from None
 
 
 def json_kind(value: object) -> str:

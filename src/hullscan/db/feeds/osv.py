@@ -29,7 +29,6 @@ FeedError naming the file, the archive member and the record.
 
 from __future__ import annotations
 
-import json
 import logging
 import zipfile
 from collections import Counter
@@ -152,18 +151,7 @@ class OsvFeed(Feed):
                     if info.is_dir() or not info.filename.lower().endswith(".json"):
                         continue
                     payload = archive.read(info)
-                    try:
-                        yield info.filename, json.loads(payload)
-                    except json.JSONDecodeError as exc:
-                        raise self.error(
-                            path,
-                            f"{info.filename}: invalid JSON at line {exc.lineno} "
-                            f"column {exc.colno}: {exc.msg}",
-                        ) from None
-                    except UnicodeDecodeError as exc:
-                        raise self.error(
-                            path, f"{info.filename}: not UTF-8 text ({exc.reason})"
-                        ) from None
+                    yield info.filename, self.decode_json(path, payload, info.filename)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as exc:
             raise self.error(path, f"not a readable zip archive ({exc})") from None
         except OSError as exc:

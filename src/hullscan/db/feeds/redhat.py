@@ -17,7 +17,6 @@ are merged into one advisory. The rules are documented in docs/db.md ("redhat").
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import tarfile
@@ -761,17 +760,7 @@ class RedHatVexFeed(Feed):
                     stream = zstandard.ZstdDecompressor().stream_reader(raw)
                 with stream:
                     for member, blob in _iter_tar(stream):
-                        try:
-                            data = json.loads(blob)
-                        except json.JSONDecodeError as exc:
-                            raise self.error(
-                                path,
-                                f"{member}: invalid JSON at line {exc.lineno} column "
-                                f"{exc.colno}: {exc.msg}",
-                            ) from None
-                        except UnicodeDecodeError as exc:
-                            raise self.error(path, f"{member}: not UTF-8 ({exc.reason})") from None
-                        yield member, data
+                        yield member, self.decode_json(path, blob, member)
         except FeedError:
             raise
         except (tarfile.TarError, zstandard.ZstdError, EOFError, ValueError) as exc:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import json
 import logging
 import lzma
 import re
@@ -122,19 +121,7 @@ class UbuntuOsvFeed(Feed):
                     stream = archive.extractfile(member)
                     if stream is None:
                         continue
-                    payload = stream.read()
-                    try:
-                        yield member.name, json.loads(payload)
-                    except json.JSONDecodeError as exc:
-                        raise self.error(
-                            path,
-                            f"{member.name}: invalid JSON at line {exc.lineno} "
-                            f"column {exc.colno}: {exc.msg}",
-                        ) from None
-                    except UnicodeDecodeError as exc:
-                        raise self.error(
-                            path, f"{member.name}: not UTF-8 text ({exc.reason})"
-                        ) from None
+                    yield member.name, self.decode_json(path, stream.read(), member.name)
         except (tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, gzip.BadGzipFile) as exc:
             problem = f"not a readable tar archive ({exc or type(exc).__name__})"
             raise self.error(path, problem) from None
